@@ -1,0 +1,46 @@
+#include "leasekv/error.hpp"
+
+#include <string>
+
+namespace leasekv {
+namespace {
+
+class category final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "leasekv"; }
+
+  std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::key_not_provided: return "etcdserver: key is not provided";
+      case errc::value_provided: return "etcdserver: value is provided";
+      case errc::lease_provided: return "etcdserver: lease is provided";
+      case errc::key_not_found: return "etcdserver: key not found";
+      case errc::too_many_ops: return "etcdserver: too many operations in txn request";
+      case errc::duplicate_key: return "etcdserver: duplicate key given in txn request";
+      case errc::request_too_large: return "etcdserver: request is too large";
+      case errc::compacted: return "mvcc: required revision has been compacted";
+      case errc::future_revision: return "mvcc: required revision is a future revision";
+      case errc::lease_not_found: return "etcdserver: requested lease not found";
+      case errc::lease_exists: return "etcdserver: lease already exists";
+      case errc::lease_ttl_too_large: return "etcdserver: too large lease TTL";
+      case errc::no_space: return "etcdserver: mvcc: database space exceeded";
+      case errc::watch_range_empty: return "mvcc: watcher range is empty";
+      case errc::closed: return "leasekv: store is closed";
+      case errc::invalid_argument: return "leasekv: invalid argument";
+    }
+    return "leasekv: unknown error " + std::to_string(value);
+  }
+};
+
+}  // namespace
+
+const boost::system::error_category& error_category() noexcept {
+  static const category instance;
+  return instance;
+}
+
+boost::system::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+}  // namespace leasekv

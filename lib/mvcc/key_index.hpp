@@ -1,0 +1,144 @@
+// The key index: every key's history, newest first, and two indexes over the keys.
+//
+// A key is one key_entry (its bytes inline) pointing at a chain of key_versions, newest first. A version
+// is a put (version >= 1, with its value inline) or a tombstone (version == 0) that ends a generation.
+// Versions are immutable once linked, so readers walk a chain without copying it.
+//
+// Worked example (compare etcd's keyIndex comment). Key "foo" is put at 1.0, 2.0, deleted at 3.0, put at
+// 4.0 and 5.0:
+//
+//   entry "foo" -> [5.0 v2 create 4] -> [4.0 v1 create 4] -> [3.0 tombstone] -> [2.0 v2 create 1]
+//                  -> [1.0 v1 create 1]
+//
+//   read at 5 or 4: the newest version with main <= rev: v2 / v1 of the second generation;
+//   read at 3: the tombstone: "foo" does not exist; read at 2: v2 of the first generation.
+//
+// Compacting at revision R keeps, per key, every version newer than R plus the newest version <= R,
+// unless that one is a tombstone; a key left with no version leaves the index:
+//
+//   compact(2): [5.0] -> [4.0] -> [3.0 tombstone] -> [2.0]              (1.0 freed)
+//   compact(3): [5.0] -> [4.0]                                            (3.0 tombstone freed too)
+//   compact(6): [5.0]
+//   and after a delete at 6.0, compact(6) frees the whole entry.
+//
+// The indexes: hash_index finds one key in O(1) (put, get, delete of one key); ordered_index keeps the
+// keys sorted for ranges, in chunks of at most 512 pointers, so a key costs ~8-12 bytes of index in each.
+//
+// Thread safety: none here; kv_store's caller holds the store's lock.
+#pragma once
+
+#include "mvcc/revision.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+namespace leasekv::mvcc {
+
+struct key_version {
+  key_version* older = nullptr;  // owned: the rest of the chain
+  std::int64_t mod_main = 0;
+  std::int64_t create_revision = 0;  // 0 for a tombstone
+  std::int64_t version = 0;          // 0 for a tombstone
+  std::int64_t lease = 0;
+  std::uint32_t mod_sub = 0;
+  std::uint32_t value_size = 0;
+
+  bool tombstone() const { return version == 0; }
+  revision rev() const { return {mod_main, mod_sub}; }
+  std::string_view value() const { return {reinterpret_cast<const char*>(this + 1), value_size}; }
+
+  // Allocates a version with `value` stored inline. Free it with destroy().
+  static key_version* make(revision rev, std::int64_t create_revision, std::int64_t version,
+                           std::int64_t lease, std::string_view value);
+  static key_version* make_tombstone(revision rev);
+  static void destroy(key_version* v) noexcept;
+  // Frees `v` and every version older than it.
+  static void destroy_chain(key_version* v) noexcept;
+};
+
+struct key_entry {
+  key_version* head = nullptr;  // owned: newest version first
+  std::uint32_t hash = 0;
+  std::uint32_t key_size = 0;
+
+  std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
+
+  // The newest version with main revision <= rev, or null if there is none. A tombstone is returned as
+  // such: the caller decides what "deleted" means.
+  const key_version* at(std::int64_t rev) const {
+    const key_version* v = head;
+    while (v != nullptr && v->mod_main > rev) v = v->older;
+    return v;
+  }
+  // The live version at rev: a put, or null if the key did not exist then.
+  const key_version* live_at(std::int64_t rev) const {
+    const key_version* v = at(rev);
+    return (v == nullptr || v->tombstone()) ? nullptr : v;
+  }
+
+  static key_entry* make(std::string_view key, std::uint32_t hash);
+  // Frees the entry and its whole chain.
+  static void destroy(key_entry* e) noexcept;
+};
+
+std::uint32_t hash_key(std::string_view key) noexcept;
+
+// Open addressing with linear probing over key_entry pointers; at most 7/8 full.
+class hash_index {
+ public:
+  hash_index();
+  hash_index(const hash_index&) = delete;
+  hash_index& operator=(const hash_index&) = delete;
+
+  key_entry* find(std::string_view key, std::uint32_t hash) const;
+  // REQUIRES: no entry with e's key is present.
+  void insert(key_entry* e);
+  // REQUIRES: e is present.
+  void erase(const key_entry* e);
+  std::size_t size() const { return size_; }
+
+ private:
+  void grow();
+  std::vector<key_entry*> slots_;
+  std::size_t mask_ = 0;
+  std::size_t size_ = 0;
+};
+
+// Keys in sorted order, as a list of sorted chunks.
+class ordered_index {
+ public:
+  struct position {
+    std::size_t chunk = 0;
+    std::size_t slot = 0;
+    friend bool operator==(const position&, const position&) = default;
+  };
+
+  // The first key >= `key`, or end().
+  position lower_bound(std::string_view key) const;
+  position begin() const { return {0, 0}; }
+  position end() const { return {chunks_.size(), 0}; }
+  key_entry* at(position p) const { return chunks_[p.chunk][p.slot]; }
+  void next(position& p) const {
+    if (++p.slot == chunks_[p.chunk].size()) {
+      ++p.chunk;
+      p.slot = 0;
+    }
+  }
+
+  // REQUIRES: no entry with e's key is present.
+  void insert(key_entry* e);
+  // REQUIRES: e is present.
+  void erase(const key_entry* e);
+  std::size_t size() const { return size_; }
+
+ private:
+  static constexpr std::size_t max_chunk = 512;
+  std::size_t chunk_for(std::string_view key) const;
+  std::vector<std::vector<key_entry*>> chunks_;  // sorted, none empty
+  std::size_t size_ = 0;
+};
+
+}  // namespace leasekv::mvcc

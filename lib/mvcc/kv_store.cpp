@@ -1,0 +1,204 @@
+#include "mvcc/kv_store.hpp"
+
+#include <algorithm>
+
+namespace leasekv::mvcc {
+
+key_value to_key_value(const key_entry& e, const key_version& v) {
+  key_value kv;
+  kv.key.assign(e.key());
+  kv.create_revision = v.create_revision;
+  kv.mod_revision = v.mod_main;
+  kv.version = v.version;
+  kv.value.assign(v.value());
+  kv.lease = v.lease;
+  return kv;
+}
+
+kv_store::~kv_store() {
+  for (auto p = ordered_.begin(); p != ordered_.end(); ordered_.next(p)) key_entry::destroy(ordered_.at(p));
+}
+
+result<std::int64_t> kv_store::read_revision(std::int64_t rev) const {
+  if (rev <= 0) return current_;
+  if (rev > current_) return errc::future_revision;
+  if (rev < compacted_) return errc::compacted;
+  return rev;
+}
+
+const key_version* kv_store::live(std::string_view key) const {
+  const key_entry* e = find(key);
+  return e == nullptr ? nullptr : e->live_at(current_);
+}
+
+namespace {
+
+bool needs_full_fetch(const range_options& o) {
+  return o.order != sort_order::none || o.target != sort_target::key || o.min_mod_revision != 0 ||
+         o.max_mod_revision != 0 || o.min_create_revision != 0 || o.max_create_revision != 0;
+}
+
+bool outside_filters(const range_options& o, const key_value& kv) {
+  return (o.max_mod_revision != 0 && kv.mod_revision > o.max_mod_revision) ||
+         (o.min_mod_revision != 0 && kv.mod_revision < o.min_mod_revision) ||
+         (o.max_create_revision != 0 && kv.create_revision > o.max_create_revision) ||
+         (o.min_create_revision != 0 && kv.create_revision < o.min_create_revision);
+}
+
+// Orders by the target; ties keep key order (the sort is stable and the input is in key order).
+void sort_kvs(std::vector<key_value>& kvs, sort_target target, bool descending) {
+  auto field_less = [target](const key_value& a, const key_value& b) {
+    switch (target) {
+      case sort_target::key: return a.key < b.key;
+      case sort_target::version: return a.version < b.version;
+      case sort_target::create: return a.create_revision < b.create_revision;
+      case sort_target::mod: return a.mod_revision < b.mod_revision;
+      case sort_target::value: return a.value < b.value;
+    }
+    return false;
+  };
+  if (descending) {
+    std::stable_sort(kvs.begin(), kvs.end(), [&](const key_value& a, const key_value& b) { return field_less(b, a); });
+  } else {
+    std::stable_sort(kvs.begin(), kvs.end(), field_less);
+  }
+}
+
+}  // namespace
+
+result<range_result> kv_store::range(const key_range& r, const range_options& o) const {
+  BOOST_OUTCOME_TRY(rev, read_revision(o.revision));
+  range_result out;
+  out.revision = current_;
+  const bool full = needs_full_fetch(o);
+  // Without sorting or filters, the first limit+1 keys decide `more`; the rest are only counted.
+  const std::size_t keep = (full || o.limit <= 0) ? SIZE_MAX : static_cast<std::size_t>(o.limit) + 1;
+  for_each_live(r, rev, [&](const key_entry& e, const key_version& v) {
+    ++out.count;
+    if (!o.count_only && out.kvs.size() < keep) out.kvs.push_back(to_key_value(e, v));
+    return true;
+  });
+  if (o.count_only) return out;
+  if (full) {
+    std::erase_if(out.kvs, [&](const key_value& kv) { return outside_filters(o, kv); });
+    sort_order order = o.order;
+    if (order == sort_order::none && o.target != sort_target::key) order = sort_order::ascend;
+    if (order == sort_order::descend || (order == sort_order::ascend && o.target != sort_target::key)) {
+      sort_kvs(out.kvs, o.target, order == sort_order::descend);
+    }
+  }
+  if (o.limit > 0 && out.kvs.size() > static_cast<std::size_t>(o.limit)) {
+    out.kvs.resize(static_cast<std::size_t>(o.limit));
+    out.more = true;
+  }
+  if (o.keys_only) {
+    for (auto& kv : out.kvs) kv.value.clear();
+  }
+  return out;
+}
+
+void kv_store::begin_write() {
+  write_main_ = current_ + 1;
+  write_sub_ = 0;
+  changes_.clear();
+}
+
+revision kv_store::next_revision() {
+  current_ = write_main_;  // reads inside the group now see its writes
+  return {write_main_, write_sub_++};
+}
+
+void kv_store::put(std::string_view key, std::string_view value, lease_id lease, bool ignore_value,
+                   bool ignore_lease, std::optional<key_value>* prev) {
+  const std::uint32_t h = hash_key(key);
+  key_entry* e = hash_.find(key, h);
+  const key_version* cur = e == nullptr ? nullptr : e->live_at(current_);
+  if (prev != nullptr && cur != nullptr) *prev = to_key_value(*e, *cur);
+  const revision rev = next_revision();
+  key_version* v = key_version::make(rev, cur != nullptr ? cur->create_revision : rev.main,
+                                     cur != nullptr ? cur->version + 1 : 1,
+                                     ignore_lease && cur != nullptr ? cur->lease : lease,
+                                     ignore_value && cur != nullptr ? cur->value() : value);
+  if (e == nullptr) {
+    e = key_entry::make(key, h);
+    hash_.insert(e);
+    ordered_.insert(e);
+  }
+  v->older = e->head;
+  e->head = v;
+  changes_.push_back({e, v, cur});
+}
+
+std::int64_t kv_store::delete_range(const key_range& r, std::vector<key_value>* prev) {
+  std::vector<key_entry*> doomed;
+  for_each_live(r, current_, [&](const key_entry& e, const key_version&) {
+    doomed.push_back(const_cast<key_entry*>(&e));  // entries are ours; the walk is const only
+    return true;
+  });
+  for (key_entry* e : doomed) {
+    const key_version* cur = e->head;  // live, so the head
+    if (prev != nullptr) prev->push_back(to_key_value(*e, *cur));
+    key_version* t = key_version::make_tombstone(next_revision());
+    t->older = e->head;
+    e->head = t;
+    changes_.push_back({e, t, cur});
+  }
+  return static_cast<std::int64_t>(doomed.size());
+}
+
+std::int64_t kv_store::end_write() {
+  write_main_ = 0;
+  write_sub_ = 0;
+  return current_;
+}
+
+result<void> kv_store::set_compacted(std::int64_t rev) {
+  if (rev <= compacted_) return errc::compacted;
+  if (rev > current_) return errc::future_revision;
+  compacted_ = rev;
+  return BOOST_OUTCOME_V2_NAMESPACE::success();
+}
+
+std::optional<std::string> kv_store::compact_batch(std::int64_t rev, std::string_view resume, std::size_t batch) {
+  changes_.clear();  // they may point at versions freed below
+  std::vector<key_entry*> empty;
+  auto p = ordered_.lower_bound(resume);
+  for (std::size_t n = 0; p != ordered_.end() && n < batch; ordered_.next(p), ++n) {
+    key_entry* e = ordered_.at(p);
+    key_version** link = &e->head;
+    while (*link != nullptr && (*link)->mod_main > rev) link = &(*link)->older;
+    key_version* keep = *link;
+    if (keep == nullptr) continue;
+    key_version::destroy_chain(keep->older);
+    keep->older = nullptr;
+    if (keep->tombstone()) {
+      key_version::destroy(keep);
+      *link = nullptr;
+    }
+    if (e->head == nullptr) empty.push_back(e);
+  }
+  std::optional<std::string> next;
+  if (p != ordered_.end()) next.emplace(ordered_.at(p)->key());
+  for (key_entry* e : empty) {
+    hash_.erase(e);
+    ordered_.erase(e);
+    key_entry::destroy(e);
+  }
+  return next;
+}
+
+std::size_t kv_store::live_keys() const {
+  std::size_t n = 0;
+  for (auto p = ordered_.begin(); p != ordered_.end(); ordered_.next(p)) n += ordered_.at(p)->live_at(current_) != nullptr;
+  return n;
+}
+
+std::size_t kv_store::versions() const {
+  std::size_t n = 0;
+  for (auto p = ordered_.begin(); p != ordered_.end(); ordered_.next(p)) {
+    for (const key_version* v = ordered_.at(p)->head; v != nullptr; v = v->older) ++n;
+  }
+  return n;
+}
+
+}  // namespace leasekv::mvcc

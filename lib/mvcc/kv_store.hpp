@@ -1,0 +1,120 @@
+// The MVCC key-value engine: versions of keys by revision, ranges, writes and compaction.
+//
+// kv_store applies requests that were already validated (see txn_check.hpp); it reports the only errors
+// that depend on its state: compacted and future revisions. Writes are grouped: begin_write(), any number
+// of put()/delete_range(), end_write(). All changes of one group share one main revision, each with its
+// own sub-revision; a group that changed nothing takes no revision. Reads inside a group see its writes.
+//
+// Thread safety: none. The store holds its lock exclusively around writes and compaction batches and
+// shared around reads; versions are immutable once linked, so concurrent readers are safe.
+#pragma once
+
+#include "leasekv/error.hpp"
+#include "leasekv/types.hpp"
+#include "mvcc/key_index.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace leasekv::mvcc {
+
+// One change of a write group. Pointers stay valid until the next write group or compaction.
+struct change {
+  const key_entry* entry;
+  const key_version* version;  // the new version (a tombstone for a delete)
+  const key_version* prev;     // the key's live version before the change, or null
+};
+
+struct range_result {
+  std::vector<key_value> kvs;
+  bool more = false;
+  std::int64_t count = 0;
+  std::int64_t revision = 0;  // the view's revision
+};
+
+key_value to_key_value(const key_entry& e, const key_version& v);
+
+class kv_store {
+ public:
+  kv_store() = default;
+  ~kv_store();
+  kv_store(const kv_store&) = delete;
+  kv_store& operator=(const kv_store&) = delete;
+
+  // The revision reads see now (inside a write group: including its writes).
+  std::int64_t current_revision() const { return current_; }
+  std::int64_t compacted_revision() const { return compacted_; }
+
+  // The revision a read of `rev` sees: the current one for rev <= 0. Fails with future_revision or
+  // compacted.
+  result<std::int64_t> read_revision(std::int64_t rev) const;
+
+  // etcd's Range with all its options.
+  result<range_result> range(const key_range& r, const range_options& o) const;
+
+  // The live version of `key` now, or null.
+  const key_version* live(std::string_view key) const;
+
+  // Calls f(entry, version) for each key of `r` alive at `rev`, in key order, until f returns false.
+  template <class F>
+  void for_each_live(const key_range& r, std::int64_t rev, F&& f) const;
+
+  // ---- writes ----
+  void begin_write();
+  // REQUIRES: inside a write group; key non-empty; for ignore_value / ignore_lease the key is alive.
+  void put(std::string_view key, std::string_view value, lease_id lease, bool ignore_value,
+           bool ignore_lease, std::optional<key_value>* prev);
+  // Deletes every live key of `r`; returns how many.
+  std::int64_t delete_range(const key_range& r, std::vector<key_value>* prev);
+  const std::vector<change>& changes() const { return changes_; }
+  // Ends the group; returns the current revision.
+  std::int64_t end_write();
+
+  // ---- compaction ----
+  // Records `rev` as the compacted revision. Fails with compacted (rev <= compacted revision) or
+  // future_revision (rev > current). Reads below rev fail from now on.
+  result<void> set_compacted(std::int64_t rev);
+  // Frees the versions that compaction at `rev` superseded, for at most `batch` keys from `resume` on.
+  // Returns the key to resume from, or nullopt when every key was visited.
+  std::optional<std::string> compact_batch(std::int64_t rev, std::string_view resume, std::size_t batch);
+
+  std::size_t entries() const { return ordered_.size(); }
+  std::size_t live_keys() const;
+  std::size_t versions() const;
+
+ private:
+  key_entry* find(std::string_view key) const { return hash_.find(key, hash_key(key)); }
+  revision next_revision();
+
+  hash_index hash_;
+  ordered_index ordered_;
+  std::int64_t current_ = 1;
+  std::int64_t compacted_ = -1;
+  std::int64_t write_main_ = 0;
+  std::int64_t write_sub_ = 0;
+  std::vector<change> changes_;
+};
+
+template <class F>
+void kv_store::for_each_live(const key_range& r, std::int64_t rev, F&& f) const {
+  if (r.range_end.empty()) {
+    if (const key_entry* e = find(r.key)) {
+      if (const key_version* v = e->live_at(rev)) f(*e, *v);
+    }
+    return;
+  }
+  const bool to_end = r.range_end == std::string_view("\0", 1);
+  if (!to_end && r.range_end <= r.key) return;
+  for (auto p = ordered_.lower_bound(r.key); p != ordered_.end(); ordered_.next(p)) {
+    const key_entry* e = ordered_.at(p);
+    if (!to_end && e->key() >= r.range_end) return;
+    if (const key_version* v = e->live_at(rev)) {
+      if (!f(*e, *v)) return;
+    }
+  }
+}
+
+}  // namespace leasekv::mvcc

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Quick start, command 2: installs what is missing, then builds and runs every test three ways:
+#   1. g++, warnings as errors: every test, the package tests included;
+#   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer (and -Wthread-safety): every test;
+#   3. clang with ThreadSanitizer: the concurrency and conformance tests.
+# Each stage prints ctest's summary; the script fails if any stage fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+jobs=$(nproc)
+stage() { printf '\n==== %s ====\n' "$*"; }
+
+stage "g++ -Werror: all tests"
+cmake -S . -B build/gcc -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=g++ -DLEASEKV_WERROR=ON >/dev/null
+cmake --build build/gcc -j "$jobs"
+ctest --test-dir build/gcc -j "$jobs" --output-on-failure
+
+stage "clang ASan+UBSan -Werror -Wthread-safety: all tests"
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ -DLEASEKV_WERROR=ON \
+  -DLEASEKV_SANITIZE=address,undefined >/dev/null
+cmake --build build/asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build/asan -j "$jobs" --output-on-failure
+
+stage "clang TSan: concurrency and conformance tests"
+cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DLEASEKV_WERROR=ON \
+  -DLEASEKV_SANITIZE=thread >/dev/null
+cmake --build build/tsan -j "$jobs" --target concurrency_tests conformance_tests
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  ctest --test-dir build/tsan -j "$jobs" -L 'concurrency|conformance' --output-on-failure
+
+stage "all stages passed"

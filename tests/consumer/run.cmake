@@ -1,0 +1,28 @@
+# Builds and runs tests/consumer against leasekv: MODE=find_package installs the already-built tree into
+# a fresh prefix first; MODE=add_subdirectory builds leasekv from source inside the consumer.
+file(REMOVE_RECURSE ${WORK_DIR})
+set(gen_args -G Ninja)
+if(MODE STREQUAL "find_package")
+  execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${WORK_DIR}/prefix
+                  RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "install failed: ${rc}")
+  endif()
+  set(cfg_args -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
+else()
+  set(cfg_args -DLEASEKV_MODE=add_subdirectory -DLEASEKV_SOURCE_DIR=${SOURCE_DIR})
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} ${gen_args} -S ${SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build ${cfg_args}
+                RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "configuring the consumer failed: ${rc}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "building the consumer failed: ${rc}")
+endif()
+execute_process(COMMAND ${WORK_DIR}/build/consumer RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+message(STATUS "${out}")
+if(NOT rc EQUAL 0 OR NOT out MATCHES "consumer: ok")
+  message(FATAL_ERROR "the consumer failed: ${rc}")
+endif()

@@ -1,0 +1,257 @@
+#include "support/reference_model.hpp"
+
+#include "store/validate.hpp"
+
+#include <algorithm>
+
+namespace leasekv::testing {
+namespace {
+
+bool in_range(const key_range& r, const std::string& k) {
+  if (r.range_end.empty()) return k == r.key;
+  if (r.range_end == std::string(1, '\0')) return k >= r.key;
+  return k >= r.key && k < r.range_end;
+}
+
+}  // namespace
+
+std::optional<key_value> reference_model::visible(const std::string& key, std::int64_t rev) const {
+  auto it = history_.find(key);
+  if (it == history_.end()) return std::nullopt;
+  const auto& recs = it->second;  // in revision order
+  auto after = std::upper_bound(recs.begin(), recs.end(), rev,
+                                [](std::int64_t r, const record& rec) { return r < rec.main; });
+  if (after == recs.begin() || std::prev(after)->tombstone) return std::nullopt;
+  return std::prev(after)->kv;
+}
+
+std::vector<key_value> reference_model::visible_range(const key_range& r, std::int64_t rev) const {
+  std::vector<key_value> out;
+  for (const auto& [k, recs] : history_) {
+    if (!in_range(r, k)) continue;
+    if (auto kv = visible(k, rev)) out.push_back(*kv);
+  }
+  return out;
+}
+
+result<std::int64_t> reference_model::read_rev(std::int64_t rev) const {
+  if (rev <= 0) return current_;
+  if (rev > current_) return errc::future_revision;
+  if (rev < compacted_) return errc::compacted;
+  return rev;
+}
+
+range_response reference_model::do_range(const key_range& r, const range_options& o, std::int64_t view) const {
+  range_response out;
+  out.header = header(current_);
+  std::vector<key_value> all = visible_range(r, view);
+  out.count = static_cast<std::int64_t>(all.size());
+  if (o.count_only) return out;
+  std::vector<key_value> kept;
+  for (auto& kv : all) {
+    if (o.max_mod_revision != 0 && kv.mod_revision > o.max_mod_revision) continue;
+    if (o.min_mod_revision != 0 && kv.mod_revision < o.min_mod_revision) continue;
+    if (o.max_create_revision != 0 && kv.create_revision > o.max_create_revision) continue;
+    if (o.min_create_revision != 0 && kv.create_revision < o.min_create_revision) continue;
+    kept.push_back(kv);
+  }
+  auto field = [&](const key_value& kv) -> std::tuple<std::int64_t, std::string> {
+    switch (o.target) {
+      case sort_target::key: return {0, kv.key};
+      case sort_target::version: return {kv.version, ""};
+      case sort_target::create: return {kv.create_revision, ""};
+      case sort_target::mod: return {kv.mod_revision, ""};
+      case sort_target::value: return {0, kv.value};
+    }
+    return {0, ""};
+  };
+  // Ties keep key order in both directions.
+  if (o.order == sort_order::descend) {
+    std::stable_sort(kept.begin(), kept.end(), [&](const key_value& a, const key_value& b) { return field(b) < field(a); });
+  } else if (o.order == sort_order::ascend || o.target != sort_target::key) {
+    std::stable_sort(kept.begin(), kept.end(), [&](const key_value& a, const key_value& b) { return field(a) < field(b); });
+  }
+  if (o.limit > 0 && kept.size() > static_cast<std::size_t>(o.limit)) {
+    kept.resize(static_cast<std::size_t>(o.limit));
+    out.more = true;
+  }
+  if (o.keys_only) {
+    for (auto& kv : kept) kv.value.clear();
+  }
+  out.kvs = std::move(kept);
+  return out;
+}
+
+std::int64_t reference_model::write_rev() {
+  wrote_ = true;
+  return current_ + (in_write_ ? 1 : 0);
+}
+
+void reference_model::do_put(const std::string& key, const std::string& value, const put_options& o,
+                             std::optional<key_value>* prev) {
+  // During a write group, reads see revision current_+1 once something was written.
+  const std::int64_t view = wrote_ ? current_ + 1 : current_;
+  auto cur = visible(key, view);
+  if (prev != nullptr && cur) *prev = cur;
+  const std::int64_t rev = write_rev();
+  key_value kv;
+  kv.key = key;
+  kv.mod_revision = rev;
+  kv.create_revision = cur ? cur->create_revision : rev;
+  kv.version = cur ? cur->version + 1 : 1;
+  kv.value = (o.ignore_value && cur) ? cur->value : value;
+  kv.lease = (o.ignore_lease && cur) ? cur->lease : o.lease;
+  history_[key].push_back({rev, false, kv});
+}
+
+std::int64_t reference_model::do_delete(const key_range& r, std::vector<key_value>* prev) {
+  const std::int64_t view = wrote_ ? current_ + 1 : current_;
+  auto doomed = visible_range(r, view);
+  for (const auto& kv : doomed) {
+    if (prev != nullptr) prev->push_back(kv);
+    const std::int64_t rev = write_rev();
+    key_value tomb;
+    tomb.key = kv.key;
+    tomb.mod_revision = rev;
+    history_[kv.key].push_back({rev, true, tomb});
+  }
+  return static_cast<std::int64_t>(doomed.size());
+}
+
+result<put_response> reference_model::put(const std::string& key, const std::string& value, put_options o) {
+  BOOST_OUTCOME_TRYV(detail::check_put(key, value, o, {max_request_bytes_, max_txn_ops_}));
+  if ((o.ignore_value || o.ignore_lease) && !visible(key, current_)) return errc::key_not_found;
+  if (o.lease != no_lease && leases.count(o.lease) == 0) return errc::lease_not_found;
+  put_response out;
+  in_write_ = true;
+  wrote_ = false;
+  do_put(key, value, o, o.prev_kv ? &out.prev_kv : nullptr);
+  in_write_ = false;
+  current_ += 1;
+  out.header = header(current_);
+  return out;
+}
+
+result<range_response> reference_model::range(const key_range& r, range_options o) {
+  BOOST_OUTCOME_TRYV(detail::check_range(r, {max_request_bytes_, max_txn_ops_}));
+  BOOST_OUTCOME_TRY(view, read_rev(o.revision));
+  return do_range(r, o, view);
+}
+
+result<delete_response> reference_model::delete_range(const key_range& r, delete_options o) {
+  BOOST_OUTCOME_TRYV(detail::check_range(r, {max_request_bytes_, max_txn_ops_}));
+  delete_response out;
+  in_write_ = true;
+  wrote_ = false;
+  out.deleted = do_delete(r, o.prev_kv ? &out.prev_kvs : nullptr);
+  in_write_ = false;
+  if (wrote_) current_ += 1;
+  out.header = header(current_);
+  return out;
+}
+
+bool reference_model::holds(const compare& c) const {
+  auto kvs = visible_range(c.range, current_);
+  auto one = [&](const key_value& kv) {
+    int cmp = 0;
+    auto num = [](std::int64_t a, std::int64_t b) { return a < b ? -1 : (a > b ? 1 : 0); };
+    switch (c.target) {
+      case compare_target::version: cmp = num(kv.version, c.number); break;
+      case compare_target::create: cmp = num(kv.create_revision, c.number); break;
+      case compare_target::mod: cmp = num(kv.mod_revision, c.number); break;
+      case compare_target::lease: cmp = num(kv.lease, c.number); break;
+      case compare_target::value: cmp = kv.value < c.value ? -1 : (kv.value > c.value ? 1 : 0); break;
+    }
+    switch (c.result) {
+      case compare_result::equal: return cmp == 0;
+      case compare_result::not_equal: return cmp != 0;
+      case compare_result::greater: return cmp > 0;
+      case compare_result::less: return cmp < 0;
+    }
+    return false;
+  };
+  if (kvs.empty()) return c.target != compare_target::value && one(key_value{});
+  return std::all_of(kvs.begin(), kvs.end(), one);
+}
+
+void reference_model::path_of(const txn_request& t, std::vector<bool>& path) const {
+  const bool ok = std::all_of(t.compares.begin(), t.compares.end(), [&](const compare& c) { return holds(c); });
+  path.push_back(ok);
+  for (const auto& op : ok ? t.success : t.failure) {
+    if (op.type == request_op::kind::txn) path_of(*op.txn, path);
+  }
+}
+
+result<void> reference_model::check(const txn_request& t, const std::vector<bool>& path, std::size_t& i,
+                                    bool puts) const {
+  for (const auto& op : path[i++] ? t.success : t.failure) {
+    if (op.type == request_op::kind::txn) {
+      BOOST_OUTCOME_TRYV(check(*op.txn, path, i, puts));
+    } else if (puts && op.type == request_op::kind::put) {
+      const auto& o = op.put_opts;
+      if ((o.ignore_value || o.ignore_lease) && !visible(op.range.key, current_)) return errc::key_not_found;
+      if (o.lease != no_lease && leases.count(o.lease) == 0) return errc::lease_not_found;
+    } else if (!puts && op.type == request_op::kind::range) {
+      BOOST_OUTCOME_TRYV(read_rev(op.range_opts.revision));
+    }
+  }
+  return BOOST_OUTCOME_V2_NAMESPACE::success();
+}
+
+void reference_model::apply(const txn_request& t, const std::vector<bool>& path, std::size_t& i, txn_response& out) {
+  out.succeeded = path[i++];
+  for (const auto& op : out.succeeded ? t.success : t.failure) {
+    response_op r;
+    r.type = op.type;
+    const std::int64_t view_before = wrote_ ? current_ + 1 : current_;
+    switch (op.type) {
+      case request_op::kind::range: {
+        const std::int64_t rev = op.range_opts.revision > 0 ? op.range_opts.revision : view_before;
+        r.range = do_range(op.range, op.range_opts, rev);
+        r.range.header = header(view_before);
+        break;
+      }
+      case request_op::kind::put:
+        do_put(op.range.key, op.value, op.put_opts, op.put_opts.prev_kv ? &r.put.prev_kv : nullptr);
+        r.put.header = header(current_ + 1);
+        break;
+      case request_op::kind::delete_range:
+        r.delete_range.deleted = do_delete(op.range, op.delete_opts.prev_kv ? &r.delete_range.prev_kvs : nullptr);
+        r.delete_range.header = header(wrote_ ? current_ + 1 : current_);
+        break;
+      case request_op::kind::txn:
+        r.txn = std::make_shared<txn_response>();
+        apply(*op.txn, path, i, *r.txn);
+        break;
+    }
+    out.responses.push_back(std::move(r));
+  }
+}
+
+result<txn_response> reference_model::txn(const txn_request& t) {
+  BOOST_OUTCOME_TRYV(detail::check_txn(t, {max_request_bytes_, max_txn_ops_}));
+  std::vector<bool> path;
+  path_of(t, path);
+  std::size_t i = 0;
+  BOOST_OUTCOME_TRYV(check(t, path, i, true));
+  i = 0;
+  BOOST_OUTCOME_TRYV(check(t, path, i, false));
+  txn_response out;
+  in_write_ = true;
+  wrote_ = false;
+  i = 0;
+  apply(t, path, i, out);
+  in_write_ = false;
+  if (wrote_) current_ += 1;
+  out.header = header(current_);
+  return out;
+}
+
+result<compact_response> reference_model::compact(std::int64_t rev) {
+  if (rev <= compacted_) return errc::compacted;
+  if (rev > current_) return errc::future_revision;
+  compacted_ = rev;
+  return compact_response{header(current_)};
+}
+
+}  // namespace leasekv::testing
