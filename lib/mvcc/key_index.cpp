@@ -57,32 +57,53 @@ std::uint32_t hash_key(std::string_view key) noexcept {
 
 // ---- hash_index ----
 
-hash_index::hash_index() : slots_(16, nullptr), mask_(15) {}
+hash_index::hash_index() : slots_(16, 0), mask_(15) {}
 
 key_entry* hash_index::find(std::string_view key, std::uint32_t hash) const {
+  const std::uintptr_t tag = tag_of(hash);
   for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
-    key_entry* e = slots_[i];
-    if (e == nullptr) return nullptr;
+    const std::uintptr_t slot = slots_[i];
+    if (slot == 0) return nullptr;
+    if ((slot & ~pointer_mask) != tag) continue;
+    key_entry* e = entry_of(slot);
     if (e->hash == hash && e->key() == key) return e;
   }
 }
 
+void hash_index::place(std::vector<std::uintptr_t>& slots, key_entry* e) const {
+  const std::size_t mask = slots.size() - 1;
+  std::size_t i = e->hash & mask;
+  while (slots[i] != 0) i = (i + 1) & mask;
+  slots[i] = reinterpret_cast<std::uintptr_t>(e) | tag_of(e->hash);
+}
+
+void hash_index::rebuild(std::size_t capacity) {
+  std::vector<std::uintptr_t> fresh(capacity, 0);
+  for (std::uintptr_t slot : slots_) {
+    if (slot != 0) place(fresh, entry_of(slot));
+  }
+  slots_.swap(fresh);
+  mask_ = capacity - 1;
+}
+
 void hash_index::insert(key_entry* e) {
-  if ((size_ + 1) * 8 > slots_.size() * 7) grow();
-  std::size_t i = e->hash & mask_;
-  while (slots_[i] != nullptr) i = (i + 1) & mask_;
-  slots_[i] = e;
+  if (tagging_ && (reinterpret_cast<std::uintptr_t>(e) & ~pointer_mask) != 0) {
+    tagging_ = false;  // this platform's pointers use the top bits: store them untagged
+    rebuild(slots_.size());
+  }
+  if ((size_ + 1) * 4 > slots_.size() * 3) rebuild(slots_.size() * 2);
+  place(slots_, e);
   ++size_;
 }
 
 void hash_index::erase(const key_entry* e) {
   std::size_t i = e->hash & mask_;
-  while (slots_[i] != e) i = (i + 1) & mask_;
+  while (entry_of(slots_[i]) != e) i = (i + 1) & mask_;
   // Backward-shift deletion: move later members of the probe run into the hole so lookups that pass
   // over it still find them.
   std::size_t hole = i;
-  for (std::size_t j = (i + 1) & mask_; slots_[j] != nullptr; j = (j + 1) & mask_) {
-    const std::size_t home = slots_[j]->hash & mask_;
+  for (std::size_t j = (i + 1) & mask_; slots_[j] != 0; j = (j + 1) & mask_) {
+    const std::size_t home = entry_of(slots_[j])->hash & mask_;
     // slots_[j] may move into the hole iff its home is not cyclically within (hole, j].
     const bool home_in_range = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
     if (!home_in_range) {
@@ -90,20 +111,8 @@ void hash_index::erase(const key_entry* e) {
       hole = j;
     }
   }
-  slots_[hole] = nullptr;
+  slots_[hole] = 0;
   --size_;
-}
-
-void hash_index::grow() {
-  std::vector<key_entry*> old(slots_.size() * 2, nullptr);
-  old.swap(slots_);
-  mask_ = slots_.size() - 1;
-  for (key_entry* e : old) {
-    if (e == nullptr) continue;
-    std::size_t i = e->hash & mask_;
-    while (slots_[i] != nullptr) i = (i + 1) & mask_;
-    slots_[i] = e;
-  }
 }
 
 // ---- ordered_index ----
@@ -114,17 +123,10 @@ bool key_less(const key_entry* e, std::string_view key) { return e->key() < key;
 
 std::size_t ordered_index::chunk_for(std::string_view key) const {
   // The first chunk whose last key is >= key: the only chunk that can hold the lower bound.
-  std::size_t lo = 0;
-  std::size_t hi = chunks_.size();
-  while (lo < hi) {
-    const std::size_t mid = lo + (hi - lo) / 2;
-    if (chunks_[mid].back()->key() < key) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
-  return lo;
+  return static_cast<std::size_t>(
+      std::lower_bound(last_keys_.begin(), last_keys_.end(), key,
+                       [](const std::string& last, std::string_view k) { return std::string_view(last) < k; }) -
+      last_keys_.begin());
 }
 
 ordered_index::position ordered_index::lower_bound(std::string_view key) const {
@@ -139,17 +141,23 @@ void ordered_index::insert(key_entry* e) {
   ++size_;
   if (chunks_.empty()) {
     chunks_.emplace_back().push_back(e);
+    last_keys_.emplace_back(e->key());
     return;
   }
   std::size_t c = chunk_for(e->key());
   if (c == chunks_.size()) c = chunks_.size() - 1;  // larger than every key: append to the last chunk
   auto& chunk = chunks_[c];
-  chunk.insert(std::lower_bound(chunk.begin(), chunk.end(), e->key(), key_less), e);
+  const auto at = std::lower_bound(chunk.begin(), chunk.end(), e->key(), key_less);
+  if (at == chunk.end()) last_keys_[c].assign(e->key());
+  chunk.insert(at, e);
   if (chunk.size() > max_chunk) {
-    std::vector<key_entry*> upper(chunk.begin() + static_cast<std::ptrdiff_t>(chunk.size() / 2), chunk.end());
-    chunk.resize(chunk.size() / 2);
+    const auto half = static_cast<std::ptrdiff_t>(chunk.size() / 2);
+    std::vector<key_entry*> upper(chunk.begin() + half, chunk.end());
+    chunk.resize(static_cast<std::size_t>(half));
     chunk.shrink_to_fit();
-    chunks_.insert(chunks_.begin() + static_cast<std::ptrdiff_t>(c) + 1, std::move(upper));
+    const auto pos = static_cast<std::ptrdiff_t>(c);
+    last_keys_.insert(last_keys_.begin() + pos, std::string(chunk.back()->key()));
+    chunks_.insert(chunks_.begin() + pos + 1, std::move(upper));
   }
 }
 
@@ -157,7 +165,13 @@ void ordered_index::erase(const key_entry* e) {
   const position p = lower_bound(e->key());
   auto& chunk = chunks_[p.chunk];
   chunk.erase(chunk.begin() + static_cast<std::ptrdiff_t>(p.slot));
-  if (chunk.empty()) chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(p.chunk));
+  const auto pos = static_cast<std::ptrdiff_t>(p.chunk);
+  if (chunk.empty()) {
+    chunks_.erase(chunks_.begin() + pos);
+    last_keys_.erase(last_keys_.begin() + pos);
+  } else if (p.slot == chunk.size()) {
+    last_keys_[p.chunk].assign(chunk.back()->key());
+  }
   --size_;
 }
 

@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -86,7 +87,9 @@ struct key_entry {
 
 std::uint32_t hash_key(std::string_view key) noexcept;
 
-// Open addressing with linear probing over key_entry pointers; at most 7/8 full.
+// Open addressing with linear probing, at most 3/4 full. A slot holds a key_entry pointer with 16 bits of
+// the key's hash in the pointer's unused top bits, so a probe skips non-matching slots without touching
+// their entries (a cache miss each). Where pointers use those bits, tagging turns itself off.
 class hash_index {
  public:
   hash_index();
@@ -101,10 +104,20 @@ class hash_index {
   std::size_t size() const { return size_; }
 
  private:
-  void grow();
-  std::vector<key_entry*> slots_;
+  static constexpr int tag_shift = 48;
+  static constexpr std::uintptr_t pointer_mask = (std::uintptr_t{1} << tag_shift) - 1;
+  std::uintptr_t tag_of(std::uint32_t hash) const {
+    // Mixed so that entries sharing a probe run (equal low bits) still get different tags.
+    return tagging_ ? std::uintptr_t{(hash * 0x9E3779B1u) >> 16} << tag_shift : 0;
+  }
+  static key_entry* entry_of(std::uintptr_t slot) { return reinterpret_cast<key_entry*>(slot & pointer_mask); }
+  void place(std::vector<std::uintptr_t>& slots, key_entry* e) const;
+  void rebuild(std::size_t capacity);
+
+  std::vector<std::uintptr_t> slots_;  // 0: empty
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
+  bool tagging_ = sizeof(void*) == 8;
 };
 
 // Keys in sorted order, as a list of sorted chunks.
@@ -138,6 +151,7 @@ class ordered_index {
   static constexpr std::size_t max_chunk = 512;
   std::size_t chunk_for(std::string_view key) const;
   std::vector<std::vector<key_entry*>> chunks_;  // sorted, none empty
+  std::vector<std::string> last_keys_;           // chunks_[i].back()'s key: searched without a miss each
   std::size_t size_ = 0;
 };
 

@@ -4,6 +4,7 @@
 #include "mvcc/kv_store.hpp"
 #include "store/validate.hpp"
 
+#include <atomic>
 #include <random>
 #include <string>
 #include <vector>
@@ -15,11 +16,20 @@ namespace {
 // Compaction frees at most this many keys' history per hold of the write lock.
 constexpr std::size_t compaction_batch_keys = 1000;
 
+// A random non-zero id. The entropy source is read once per process (constructing a random_device
+// costs more than opening a store); each call then advances a splitmix64 sequence.
 std::uint64_t random_id() {
-  std::random_device rd;
-  std::uint64_t id = 0;
-  while (id == 0) id = (std::uint64_t{rd()} << 32) ^ rd();
-  return id;
+  static std::atomic<std::uint64_t> state{[] {
+    std::random_device rd;
+    return (std::uint64_t{rd()} << 32) ^ rd();
+  }()};
+  for (;;) {
+    std::uint64_t z = state.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed) + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    if (z != 0) return z;
+  }
 }
 
 std::int64_t compare_numbers(std::int64_t a, std::int64_t b) { return a < b ? -1 : (a > b ? 1 : 0); }
