@@ -12,10 +12,15 @@
 // consistent revision; readers do not block each other; a write excludes readers only while it applies.
 #pragma once
 
+#include "leasekv/clock.hpp"
 #include "leasekv/error.hpp"
+#include "leasekv/lease.hpp"
 #include "leasekv/txn.hpp"
 #include "leasekv/types.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -37,6 +42,22 @@ struct options {
   std::uint64_t member_id = 0;
   // Where the store logs; null (the default) keeps it silent.
   std::shared_ptr<spdlog::logger> logger;
+
+  // ---- leases ----
+  // The clock deadlines are measured on; null means clock::system(). With a manual_clock, leases expire
+  // inside manual_clock::advance(); with another clock, a steady_timer fires at each deadline.
+  std::shared_ptr<leasekv::clock> clock;
+  // TTLs below this are raised to it (etcd raises to 2 s). The default 0 keeps TTLs as given; a TTL <= 0
+  // is then refused with invalid_argument.
+  std::chrono::milliseconds min_lease_ttl{0};
+  // The lease timing wheel's resolution: a lease expires at most one tick after its deadline.
+  std::chrono::milliseconds lease_tick{1};
+  // During an expiry storm, at most this many leases are revoked per hold of the write lock, so other
+  // writers keep going.
+  std::size_t expiry_batch = 64;
+  // Where the expiry timer runs (real clock only); empty means a thread owned by the store. The executor's
+  // context must outlive the store.
+  boost::asio::any_io_executor executor;
 };
 
 class store {
@@ -77,11 +98,38 @@ class store {
   std::int64_t revision() const;
   std::int64_t compacted_revision() const;
 
+  // ---- leases (etcd's Lease service) ----
+
+  // Grants a lease of `ttl` (millisecond resolution). id 0 lets the store choose a unique positive id;
+  // any other id is used as given. Fails with lease_exists, lease_ttl_too_large (above max_lease_ttl), or
+  // invalid_argument (ttl <= 0 and no min_lease_ttl). Takes no revision.
+  result<lease_grant_response> grant(std::chrono::milliseconds ttl, lease_id id = no_lease);
+
+  // Deletes every key attached to the lease at one revision (in key order; none if it has no keys) and
+  // the lease with them. Fails with lease_not_found.
+  result<lease_revoke_response> revoke(lease_id id);
+
+  // Renews the lease to its full TTL from now. Fails with lease_not_found for an unknown lease, or one
+  // whose deadline has passed (it is revoked then, never resurrected).
+  result<lease_keep_alive_response> keep_alive_once(lease_id id);
+
+  // The lease's remaining and granted TTL and, if asked, its keys. An unknown lease is not an error: the
+  // answer has ttl -1 and granted_ttl 0, as etcd's.
+  result<lease_time_to_live_response> time_to_live(lease_id id, time_to_live_options o = {});
+
+  // Every lease, soonest expiry first.
+  result<lease_leases_response> leases();
+
+  // Stops expiry processing; every later call fails with errc::closed. Nothing runs after it returns.
+  // The destructor closes too.
+  void close();
+
   // Statistics for tests and tools.
   struct stats {
     std::size_t keys = 0;          // live keys at the current revision
     std::size_t index_entries = 0; // keys with any retained history (live or tombstoned)
     std::size_t versions = 0;      // retained versions, tombstones included
+    std::size_t leases = 0;        // granted leases
   };
   stats statistics() const;
 

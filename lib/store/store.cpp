@@ -1,9 +1,12 @@
 #include "leasekv/store.hpp"
 
 #include "base/mutex.hpp"
+#include "lease/lessor.hpp"
 #include "mvcc/kv_store.hpp"
+#include "store/expiry_driver.hpp"
 #include "store/validate.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <random>
 #include <string>
@@ -96,17 +99,81 @@ void compute_path(const mvcc::kv_store& kv, const txn_request& t, std::vector<bo
 
 }  // namespace
 
-struct store::impl {
+struct store::impl final : lease::key_deleter {
   explicit impl(options o)
       : opts(std::move(o)),
+        clk(opts.clock ? opts.clock : clock::system()),
         cluster_id(opts.cluster_id != 0 ? opts.cluster_id : random_id()),
         member_id(opts.member_id != 0 ? opts.member_id : random_id()),
-        lim{opts.max_request_bytes, opts.max_txn_ops} {}
+        lim{opts.max_request_bytes, opts.max_txn_ops},
+        lessor(*this, clk->now(), opts.lease_tick, opts.min_lease_ttl) {}
 
   response_header header(std::int64_t rev) const { return {cluster_id, member_id, rev, raft_term}; }
 
-  // The lease seam: the lessor (a later module) answers this; until then no lease exists.
-  bool lease_known(lease_id) const LEASEKV_REQUIRES_SHARED(mu) { return false; }
+  bool lease_known(lease_id id) const LEASEKV_REQUIRES_SHARED(mu) { return lessor.find(id) != nullptr; }
+
+  // Keeps the lessor's attachments in step with a write group's changes: a changed key leaves the lease
+  // its previous version had, and a put joins the lease it names (etcd's rules, §1.8).
+  void after_write() LEASEKV_REQUIRES(mu) {
+    for (const mvcc::change& c : kv.changes()) {
+      if (c.prev != nullptr && c.prev->lease != no_lease) lessor.detach(c.prev->lease, c.entry->key());
+      if (!c.version->tombstone() && c.version->lease != no_lease) lessor.attach(c.version->lease, c.entry->key());
+    }
+  }
+
+  // key_deleter: the lessor revoking a lease. It runs inside lessor calls made under `mu`.
+  void delete_lease_keys(lease_id, const std::vector<std::string>& sorted_keys) override
+      LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
+    kv.begin_write();
+    for (const auto& k : sorted_keys) kv.delete_range(key_range(k), nullptr);
+    kv.end_write();
+    after_write();
+  }
+
+  // Revokes every lease whose deadline passed by `target`, earliest first, at most expiry_batch leases
+  // per hold of the lock.
+  void process_due(clock::time_point target) LEASEKV_EXCLUDES(mu) {
+    std::vector<lease_id> due;
+    for (;;) {
+      due.clear();
+      {
+        base::lock_guard lock(mu);
+        if (!lessor.pop_due(target, due)) return;
+      }
+      const std::size_t batch = std::max<std::size_t>(1, opts.expiry_batch);
+      for (std::size_t i = 0; i < due.size(); i += batch) {
+        base::lock_guard lock(mu);
+        for (std::size_t j = i; j < std::min(due.size(), i + batch); ++j) {
+          // A keep-alive may have revoked it meanwhile (its deadline had passed); nothing else can.
+          if (lessor.find(due[j]) != nullptr) (void)lessor.revoke(due[j]);
+        }
+      }
+    }
+  }
+
+  std::optional<clock::time_point> next_event() const LEASEKV_EXCLUDES(mu) {
+    base::shared_lock_guard lock(mu);
+    return lessor.next_event();
+  }
+
+  // Starts expiry processing: through the manual clock, or a timer.
+  void start() {
+    if (clk->is_manual()) {
+      subscription = static_cast<manual_clock&>(*clk).subscribe([this](clock::time_point now) { process_due(now); });
+    } else {
+      driver = std::make_unique<detail::expiry_driver>(
+          opts.executor, [this](clock::time_point now) { process_due(now); }, [this] { return next_event(); }, *clk);
+    }
+  }
+
+  void poke(clock::time_point deadline) {
+    if (driver) driver->poke(deadline);
+  }
+
+  result<void> check_open() const {
+    if (closed.load(std::memory_order_acquire)) return errc::closed;
+    return BOOST_OUTCOME_V2_NAMESPACE::success();
+  }
 
   // Store-state checks along the branches the txn will take: first the puts, then the ranges (etcd's
   // order). `i` walks `path` in the same pre-order compute_path wrote it.
@@ -172,6 +239,7 @@ struct store::impl {
   }
 
   const options opts;
+  const std::shared_ptr<clock> clk;
   const std::uint64_t cluster_id;
   const std::uint64_t member_id;
   const std::uint64_t raft_term = 2;
@@ -179,18 +247,32 @@ struct store::impl {
 
   mutable base::shared_mutex mu;
   mvcc::kv_store kv LEASEKV_GUARDED_BY(mu);
+  lease::lessor lessor LEASEKV_GUARDED_BY(mu);
 
   base::mutex compaction_mu;  // one compaction at a time; taken before mu
+
+  std::atomic<bool> closed{false};
+  std::unique_ptr<manual_clock::subscription> subscription;
+  std::unique_ptr<detail::expiry_driver> driver;
 };
 
 result<std::unique_ptr<store>> store::open(options opts) {
-  return std::unique_ptr<store>(new store(std::make_unique<impl>(std::move(opts))));
+  auto p = std::make_unique<impl>(std::move(opts));
+  p->start();
+  return std::unique_ptr<store>(new store(std::move(p)));
 }
 
 store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
-store::~store() = default;
+store::~store() { close(); }
+
+void store::close() {
+  if (impl_->closed.exchange(true)) return;
+  impl_->subscription.reset();  // waits for an advance() in progress
+  if (impl_->driver) impl_->driver->stop();
+}
 
 result<put_response> store::put(std::string_view key, std::string_view value, put_options o) {
+  BOOST_OUTCOME_TRYV(impl_->check_open());
   BOOST_OUTCOME_TRYV(detail::check_put(key, value, o, impl_->lim));
   base::lock_guard lock(impl_->mu);
   auto& kv = impl_->kv;
@@ -200,12 +282,14 @@ result<put_response> store::put(std::string_view key, std::string_view value, pu
   kv.begin_write();
   kv.put(key, value, o.lease, o.ignore_value, o.ignore_lease, o.prev_kv ? &out.prev_kv : nullptr);
   out.header = impl_->header(kv.end_write());
+  impl_->after_write();
   return out;
 }
 
 result<range_response> store::get(std::string_view key, range_options o) { return range(key_range(key), o); }
 
 result<range_response> store::range(const key_range& r, range_options o) {
+  BOOST_OUTCOME_TRYV(impl_->check_open());
   BOOST_OUTCOME_TRYV(detail::check_range(r, impl_->lim));
   base::shared_lock_guard lock(impl_->mu);
   BOOST_OUTCOME_TRY(rr, impl_->kv.range(r, o));
@@ -218,6 +302,7 @@ result<range_response> store::range(const key_range& r, range_options o) {
 }
 
 result<delete_response> store::delete_range(const key_range& r, delete_options o) {
+  BOOST_OUTCOME_TRYV(impl_->check_open());
   BOOST_OUTCOME_TRYV(detail::check_range(r, impl_->lim));
   base::lock_guard lock(impl_->mu);
   auto& kv = impl_->kv;
@@ -225,10 +310,12 @@ result<delete_response> store::delete_range(const key_range& r, delete_options o
   kv.begin_write();
   out.deleted = kv.delete_range(r, o.prev_kv ? &out.prev_kvs : nullptr);
   out.header = impl_->header(kv.end_write());
+  impl_->after_write();
   return out;
 }
 
 result<txn_response> store::txn(const txn_request& t) {
+  BOOST_OUTCOME_TRYV(impl_->check_open());
   BOOST_OUTCOME_TRYV(detail::check_txn(t, impl_->lim));
   const bool write = !detail::is_read_only(t);
   // The lock is held by the caller below, shared for a read-only txn (which only reads the kv store)
@@ -246,6 +333,7 @@ result<txn_response> store::txn(const txn_request& t) {
     if (write) kv.begin_write();
     impl_->apply(t, path, i, out);
     out.header = impl_->header(write ? kv.end_write() : kv.current_revision());
+    if (write) impl_->after_write();
     return out;
   };
   if (!write) {
@@ -257,6 +345,7 @@ result<txn_response> store::txn(const txn_request& t) {
 }
 
 result<compact_response> store::compact(std::int64_t rev, compact_options) {
+  BOOST_OUTCOME_TRYV(impl_->check_open());
   base::lock_guard serial(impl_->compaction_mu);
   {
     base::lock_guard lock(impl_->mu);
@@ -282,7 +371,86 @@ std::int64_t store::compacted_revision() const {
 
 store::stats store::statistics() const {
   base::shared_lock_guard lock(impl_->mu);
-  return {impl_->kv.live_keys(), impl_->kv.entries(), impl_->kv.versions()};
+  return {impl_->kv.live_keys(), impl_->kv.entries(), impl_->kv.versions(), impl_->lessor.size()};
+}
+
+// ---- leases ----
+
+namespace {
+
+std::int64_t whole_seconds(std::chrono::milliseconds d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
+
+}  // namespace
+
+result<lease_grant_response> store::grant(std::chrono::milliseconds ttl, lease_id id) {
+  BOOST_OUTCOME_TRYV(impl_->check_open());
+  lease_grant_response out;
+  clock::time_point deadline;
+  {
+    base::lock_guard lock(impl_->mu);
+    auto& lessor = impl_->lessor;
+    if (id == no_lease) {
+      // Unique, positive, non-zero, and not a counter (etcd's ids look random too).
+      do {
+        id = static_cast<lease_id>(random_id() & 0x7fffffffffffffffULL);
+      } while (id == no_lease || lessor.find(id) != nullptr);
+    }
+    BOOST_OUTCOME_TRY(rec, lessor.grant(id, ttl, impl_->clk->now()));
+    out.header = impl_->header(impl_->kv.current_revision());
+    out.id = rec->id;
+    out.granted = rec->ttl;
+    out.ttl = whole_seconds(rec->ttl);
+    deadline = rec->expires_at;
+  }
+  impl_->poke(deadline);
+  return out;
+}
+
+result<lease_revoke_response> store::revoke(lease_id id) {
+  BOOST_OUTCOME_TRYV(impl_->check_open());
+  base::lock_guard lock(impl_->mu);
+  BOOST_OUTCOME_TRYV(impl_->lessor.revoke(id));
+  return lease_revoke_response{impl_->header(impl_->kv.current_revision())};
+}
+
+result<lease_keep_alive_response> store::keep_alive_once(lease_id id) {
+  BOOST_OUTCOME_TRYV(impl_->check_open());
+  base::lock_guard lock(impl_->mu);
+  BOOST_OUTCOME_TRY(rec, impl_->lessor.renew(id, impl_->clk->now()));
+  lease_keep_alive_response out;
+  out.header = impl_->header(impl_->kv.current_revision());
+  out.id = rec->id;
+  out.granted = rec->ttl;
+  out.ttl = whole_seconds(rec->ttl);
+  return out;
+}
+
+result<lease_time_to_live_response> store::time_to_live(lease_id id, time_to_live_options o) {
+  BOOST_OUTCOME_TRYV(impl_->check_open());
+  base::shared_lock_guard lock(impl_->mu);
+  lease_time_to_live_response out;
+  out.header = impl_->header(impl_->kv.current_revision());
+  out.id = id;
+  const lease::lease_record* rec = impl_->lessor.find(id);
+  if (rec == nullptr) return out;  // ttl -1, granted 0: etcd's answer for an unknown lease
+  out.remaining = std::chrono::duration_cast<std::chrono::milliseconds>(rec->expires_at - impl_->clk->now());
+  out.ttl = whole_seconds(out.remaining);
+  out.granted = rec->ttl;
+  out.granted_ttl = whole_seconds(rec->ttl);
+  if (o.keys) {
+    out.keys.assign(rec->keys.begin(), rec->keys.end());
+    std::sort(out.keys.begin(), out.keys.end());
+  }
+  return out;
+}
+
+result<lease_leases_response> store::leases() {
+  BOOST_OUTCOME_TRYV(impl_->check_open());
+  base::shared_lock_guard lock(impl_->mu);
+  lease_leases_response out;
+  out.header = impl_->header(impl_->kv.current_revision());
+  for (const auto* rec : impl_->lessor.by_deadline()) out.leases.push_back({rec->id});
+  return out;
 }
 
 }  // namespace leasekv

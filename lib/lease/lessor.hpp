@@ -1,0 +1,97 @@
+// The lessor: leases, their attached keys, and their expiry on a timing wheel.
+//
+// It knows nothing of the MVCC store: revoking a lease hands its keys, sorted, to a key_deleter (the
+// store), which deletes them at one revision. Attachments are updated by the store from each write
+// group's changes (attach/detach), exactly as etcd's mvcc write txn does.
+//
+// Time: deadlines are clock time points; the wheel counts ticks of `tick` from `origin`. A deadline is
+// rounded up to a tick and a wheel advance to `now` is rounded down, so a lease never expires before its
+// deadline and at most one tick after it (given a driver that advances on time).
+//
+// Thread safety: none; the store serializes access under its lock.
+#pragma once
+
+#include "leasekv/clock.hpp"
+#include "leasekv/error.hpp"
+#include "leasekv/lease.hpp"
+#include "leasekv/types.hpp"
+#include "lease/timing_wheel.hpp"
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace leasekv::lease {
+
+// A lease is its own wheel timer, so a fired timer leads straight back to its lease.
+struct lease_record : wheel_timer {
+  lease_id id = no_lease;
+  std::chrono::milliseconds ttl{0};  // granted (after the minimum-TTL raise)
+  clock::time_point expires_at;  // the deadline; the wheel holds it rounded up to a tick
+  std::unordered_set<std::string> keys;
+};
+
+// What the lessor needs from the store.
+class key_deleter {
+ public:
+  // Deletes `sorted_keys` (all attached to lease `id`) at one revision. Called with the store's lock held.
+  virtual void delete_lease_keys(lease_id id, const std::vector<std::string>& sorted_keys) = 0;
+
+ protected:
+  ~key_deleter() = default;
+};
+
+class lessor {
+ public:
+  lessor(key_deleter& deleter, clock::time_point origin, clock::duration tick, std::chrono::milliseconds min_ttl);
+  lessor(const lessor&) = delete;
+  lessor& operator=(const lessor&) = delete;
+
+  // Grants lease `id` (non-zero) for `ttl` from `now`. TTLs below the minimum are raised to it. Fails with
+  // lease_exists, lease_ttl_too_large (above max_lease_ttl) or invalid_argument (ttl <= 0 with no minimum).
+  result<const lease_record*> grant(lease_id id, std::chrono::milliseconds ttl, clock::time_point now);
+
+  // Deletes the lease's keys (one revision, through the key_deleter) and the lease. Fails with
+  // lease_not_found.
+  result<void> revoke(lease_id id);
+
+  // Restores the full TTL from `now`. A lease whose deadline has passed is revoked here instead and the
+  // call fails with lease_not_found: an expired lease is never resurrected.
+  result<const lease_record*> renew(lease_id id, clock::time_point now);
+
+  const lease_record* find(lease_id id) const;
+  std::size_t size() const { return leases_.size(); }
+
+  // Attachment bookkeeping; unknown leases are ignored.
+  void attach(lease_id id, std::string_view key);
+  void detach(lease_id id, std::string_view key);
+
+  // Every lease, soonest deadline first (ties by id).
+  std::vector<const lease_record*> by_deadline() const;
+
+  // When the wheel next has something to do (an expiry or a cascade), or nullopt if no lease exists.
+  std::optional<clock::time_point> next_event() const;
+
+  // Pops the leases whose deadlines passed by `now`, earliest tick first: appends their ids to `due` (by
+  // deadline, then id) and returns true, or returns false when none is due up to `now`. They stay granted until revoked.
+  bool pop_due(clock::time_point now, std::vector<lease_id>& due);
+
+ private:
+  std::int64_t ticks_ceil(clock::time_point t) const;
+  std::int64_t ticks_floor(clock::time_point t) const;
+
+  key_deleter& deleter_;
+  const clock::time_point origin_;
+  const clock::duration tick_;
+  const std::chrono::milliseconds min_ttl_;
+  timing_wheel wheel_;
+  std::unordered_map<lease_id, std::unique_ptr<lease_record>> leases_;
+  std::vector<wheel_timer*> fired_;  // scratch for pop_due
+};
+
+}  // namespace leasekv::lease
