@@ -13,7 +13,7 @@ namespace {
 constexpr std::size_t keys = 100000;
 
 std::string key(std::size_t i) {
-  char buf[32];
+  char buf[48];
   std::snprintf(buf, sizeof buf, "/registry/pods/%08zu", i);
   return buf;
 }

@@ -1,25 +1,32 @@
 // The workload runner: the standard workloads on an in-memory store, one JSON line each.
 //
-//   leasekv_workloads [--keys N] [--ranges N] [--seed S]
+//   leasekv_workloads [--keys N] [--ranges N] [--leases N] [--storm-leases N] [--storm-keys N] [--seed S]
+//                     [--only kv|lease]
 //
-// Workloads (defaults: 1,000,000 keys, 10,000 ranges):
+// Workloads (defaults: 1,000,000 keys, 10,000 ranges, 1,000,000 leases, a storm of 10,000 x 10):
 //   put        put N new keys /registry/pods/%08d in shuffled order, 64-byte values
 //   overwrite  put every key again, in another shuffled order
 //   get        get every key in random order
 //   range100   R ranges of 100 consecutive keys at random starting points
 //   memory     heap bytes per key after `put` (key, value, index and version overhead, all in)
+//   grant / renew / revoke   L leases (TTL 1 h, ids chosen by the store); renew and revoke in random order
+//   storm      S leases with K keys each, all due at the same millisecond on the real clock: the time
+//              from the deadline until the last key is gone, and a concurrent writer's put latency
+//              (p50 / p99 / max) while the storm is processed
 #include <leasekv/leasekv.hpp>
 
 #include <fmt/core.h>
 #include <malloc.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <numeric>
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -47,9 +54,98 @@ std::size_t arg(int argc, char** argv, std::string_view flag, std::size_t fallba
   return fallback;
 }
 
+std::string_view arg_text(int argc, char** argv, std::string_view flag) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (argv[i] == flag) return argv[i + 1];
+  }
+  return {};
+}
+
+double micros(bench_clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+int lease_workloads(std::size_t n, std::mt19937_64& rng) {
+  using namespace std::chrono_literals;
+  auto store = leasekv::store::open({}).value();
+  std::vector<leasekv::lease_id> ids;
+  ids.reserve(n);
+  auto t0 = bench_clock::now();
+  for (std::size_t i = 0; i < n; ++i) ids.push_back(store->grant(1h).value().id);
+  report("grant", n, bench_clock::now() - t0);
+
+  std::shuffle(ids.begin(), ids.end(), rng);
+  t0 = bench_clock::now();
+  for (auto id : ids) store->keep_alive_once(id).value();
+  report("renew", n, bench_clock::now() - t0);
+
+  std::shuffle(ids.begin(), ids.end(), rng);
+  t0 = bench_clock::now();
+  for (auto id : ids) store->revoke(id).value();
+  report("revoke", n, bench_clock::now() - t0);
+  return EXIT_SUCCESS;
+}
+
+int storm(std::size_t leases, std::size_t keys_per_lease) {
+  using namespace std::chrono_literals;
+  auto store = leasekv::store::open({}).value();
+  const auto clk = leasekv::clock::system();
+  // Every lease is due at the same instant: each TTL is measured from the moment it is granted.
+  const auto due = clk->now() + 2s + std::chrono::milliseconds(leases / 10);
+  std::vector<leasekv::lease_id> pending;
+  for (std::size_t l = 0; l < leases; ++l) {
+    const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(due - clk->now());
+    const auto id = pending.emplace_back(store->grant(ttl).value().id);
+    for (std::size_t k = 0; k < keys_per_lease; ++k) {
+      store->put(fmt::format("/storm/{:06d}/{:02d}", l, k), "v", {.lease = id}).value();
+    }
+  }
+
+  // A writer that keeps putting while the storm is processed.
+  std::atomic<bool> stop{false};
+  std::vector<std::pair<bench_clock::time_point, bench_clock::duration>> samples;
+  samples.reserve(1 << 20);
+  std::thread writer([&] {
+    std::size_t i = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      const auto start = bench_clock::now();
+      store->put(fmt::format("/writer/{}", i++ % 1000), "x").value();
+      samples.emplace_back(start, bench_clock::now() - start);
+    }
+  });
+  // Done when every storm lease is gone (each check is O(1), so polling does not disturb the writer).
+  while (!pending.empty()) {
+    if (store->time_to_live(pending.back()).value().ttl == -1) {
+      pending.pop_back();
+    } else {
+      std::this_thread::sleep_for(50us);
+    }
+  }
+  const auto done = clk->now();
+  stop = true;
+  writer.join();
+  const auto left = store->range(leasekv::prefix("/storm/"), {.count_only = true}).value().count;
+  std::vector<double> during;
+  for (const auto& [start, d] : samples) {
+    if (start >= due && start <= done) during.push_back(micros(d));
+  }
+  std::sort(during.begin(), during.end());
+  auto pct = [&](double p) { return during.empty() ? 0.0 : during[static_cast<std::size_t>(p * static_cast<double>(during.size() - 1))]; };
+  fmt::print("{{\"workload\":\"storm\",\"leases\":{},\"keys\":{},\"done_after_deadline_ms\":{:.2f},"
+             "\"keys_left\":{},\"writer_puts_during\":{},\"writer_p50_us\":{:.1f},\"writer_p99_us\":{:.1f},"
+             "\"writer_max_us\":{:.1f}}}\n",
+             leases, leases * keys_per_lease, std::chrono::duration<double, std::milli>(done - due).count(), left,
+             during.size(), pct(0.5), pct(0.99), during.empty() ? 0.0 : during.back());
+  return left == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  const std::string_view only = arg_text(argc, argv, "--only");
+  std::mt19937_64 lease_rng(arg(argc, argv, "--seed", 42));
+  if (only == "lease") {
+    if (lease_workloads(arg(argc, argv, "--leases", 1000000), lease_rng) != EXIT_SUCCESS) return EXIT_FAILURE;
+    return storm(arg(argc, argv, "--storm-leases", 10000), arg(argc, argv, "--storm-keys", 10));
+  }
   const std::size_t n = arg(argc, argv, "--keys", 1000000);
   const std::size_t ranges = arg(argc, argv, "--ranges", 10000);
   std::mt19937_64 rng(arg(argc, argv, "--seed", 42));
@@ -105,5 +201,8 @@ int main(int argc, char** argv) {
   store->compact(store->revision()).value();
   fmt::print("{{\"workload\":\"memory_after_compaction\",\"keys\":{},\"bytes_per_key\":{:.1f}}}\n", n,
              static_cast<double>(heap_in_use() - heap_before) / static_cast<double>(n));
-  return EXIT_SUCCESS;
+  if (only == "kv") return EXIT_SUCCESS;
+  store.reset();
+  if (lease_workloads(arg(argc, argv, "--leases", 1000000), lease_rng) != EXIT_SUCCESS) return EXIT_FAILURE;
+  return storm(arg(argc, argv, "--storm-leases", 10000), arg(argc, argv, "--storm-keys", 10));
 }

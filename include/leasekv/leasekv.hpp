@@ -1,7 +1,10 @@
 // leasekv — everything public, in one include.
 #pragma once
 
+#include "leasekv/clock.hpp"
 #include "leasekv/error.hpp"
+#include "leasekv/lease.hpp"
+#include "leasekv/session.hpp"
 #include "leasekv/store.hpp"
 #include "leasekv/txn.hpp"
 #include "leasekv/types.hpp"

@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -31,6 +32,10 @@ class logger;
 }
 
 namespace leasekv {
+
+class keep_alive;
+// Receives each renewal of a keep-alive stream, then lease_not_found once when the lease ends.
+using keep_alive_handler = std::function<void(boost::system::error_code, const lease_keep_alive_response&)>;
 
 struct options {
   // The largest request accepted, in bytes (keys + values + range ends). etcd's default: 1.5 MiB.
@@ -119,6 +124,10 @@ class store {
 
   // Every lease, soonest expiry first.
   result<lease_leases_response> leases();
+
+  // Keep-alive streams and sessions: see session.hpp.
+  friend result<std::unique_ptr<keep_alive>> start_keep_alive(store& s, lease_id id, boost::asio::any_io_executor ex,
+                                                              keep_alive_handler handler);
 
   // Stops expiry processing; every later call fails with errc::closed. Nothing runs after it returns.
   // The destructor closes too.

@@ -55,7 +55,12 @@ result<const lease_record*> lessor::renew(lease_id id, clock::time_point now) {
     return errc::lease_not_found;
   }
   rec.expires_at = now + rec.ttl;
-  wheel_.reschedule(rec, ticks_ceil(rec.expires_at));
+  const std::int64_t tick = ticks_ceil(rec.expires_at);
+  if (tick >= rec.deadline) {
+    wheel_.extend(rec, tick);  // the usual case: renewals only move deadlines later
+  } else {
+    wheel_.reschedule(rec, tick);
+  }
   return &rec;
 }
 

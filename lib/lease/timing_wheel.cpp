@@ -96,15 +96,20 @@ void timing_wheel::cascade(int level, int slot) {
 
 std::optional<std::int64_t> timing_wheel::advance(std::int64_t target, std::vector<wheel_timer*>& fired) {
   auto take = [&](wheel_timer*& head) {
-    for (wheel_timer* t = head; t != nullptr;) {
+    wheel_timer* t = head;
+    head = nullptr;
+    while (t != nullptr) {
       wheel_timer* next = t->next;
-      t->prev = t->next = nullptr;
-      t->level = -1;
-      --size_;
-      fired.push_back(t);
+      if (t->deadline > now_) {
+        place(*t);  // extended while it waited here: it is due later
+      } else {
+        t->prev = t->next = nullptr;
+        t->level = -1;
+        --size_;
+        fired.push_back(t);
+      }
       t = next;
     }
-    head = nullptr;
   };
   for (;;) {
     if (due_ != nullptr) {

@@ -2,7 +2,8 @@
 // wheel reaches 64^8 = 2^48 ticks ahead (8,900 years of milliseconds).
 //
 // Timers are intrusive (a wheel_timer lives inside its owner) and sit in doubly linked slot lists, so
-// schedule, cancel and reschedule are O(1) and nothing is ever re-sorted. A timer is placed at the lowest
+// schedule, cancel and reschedule are O(1) and nothing is ever re-sorted; extend() (a later deadline) is
+// O(1) without touching any list. A timer is placed at the lowest
 // level whose slot for its deadline lies within 64 slots ahead; when time reaches a higher-level slot,
 // its timers cascade to lower levels (each timer moves at most 7 times in its life). A 64-bit occupancy
 // map per level finds the next non-empty slot in O(levels), so an idle wheel jumps straight to the next
@@ -55,6 +56,10 @@ class timing_wheel {
     cancel(t);
     schedule(t, deadline);
   }
+  // Moves a scheduled `t` to a later deadline lazily: only the deadline is written; the timer stays in
+  // its slot and is placed again when that slot comes up. A keep-alive's renewal touches no list.
+  // REQUIRES: t.scheduled() and deadline >= t.deadline.
+  void extend(wheel_timer& t, std::int64_t deadline) { t.deadline = deadline; }
 
   // The earliest tick at which advance() has something to do (fire or cascade), or nullopt if the wheel
   // is empty. Never earlier than now() + 1 unless a timer is already due.

@@ -1,10 +1,19 @@
 #include "leasekv/store.hpp"
 
+#include "leasekv/session.hpp"
+
 #include "base/mutex.hpp"
 #include "lease/lessor.hpp"
 #include "mvcc/kv_store.hpp"
 #include "store/expiry_driver.hpp"
 #include "store/validate.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/system_executor.hpp>
+
+#include <map>
+#include <mutex>
+#include <thread>
 
 #include <algorithm>
 #include <atomic>
@@ -99,6 +108,48 @@ void compute_path(const mvcc::kv_store& kv, const txn_request& t, std::vector<bo
 
 }  // namespace
 
+struct keep_alive::state {
+  lease_id id = no_lease;
+  std::chrono::milliseconds interval{0};
+  boost::asio::any_io_executor executor;
+  keep_alive_handler handler;
+  std::recursive_mutex mu;           // held while the handler runs; recursive so it may cancel itself
+  std::atomic<bool> cancelled{false};
+
+  // Posts one call of the handler. It does not run if the stream is cancelled before it starts.
+  static void deliver(const std::shared_ptr<state>& s, boost::system::error_code ec, lease_keep_alive_response r) {
+    boost::asio::post(s->executor, [s, ec, r = std::move(r)] {
+      std::lock_guard lock(s->mu);
+      if (s->cancelled.load(std::memory_order_acquire)) return;
+      s->handler(ec, r);
+    });
+  }
+};
+
+lease_id keep_alive::id() const { return state_->id; }
+
+void keep_alive::cancel() {
+  std::lock_guard lock(state_->mu);  // waits for a handler in progress (unless called from it)
+  state_->cancelled.store(true, std::memory_order_release);
+}
+
+// Holds the store's lock exclusively for a caller's write, counting the writers still waiting for it so
+// that long background work (an expiry storm) can step aside between its batches.
+class LEASEKV_SCOPED_CAPABILITY write_lock {
+ public:
+  write_lock(base::shared_mutex& mu, std::atomic<int>& waiting) LEASEKV_ACQUIRE(mu) : mu_(mu) {
+    waiting.fetch_add(1, std::memory_order_relaxed);
+    mu_.lock();
+    waiting.fetch_sub(1, std::memory_order_relaxed);
+  }
+  ~write_lock() LEASEKV_RELEASE() { mu_.unlock(); }
+  write_lock(const write_lock&) = delete;
+  write_lock& operator=(const write_lock&) = delete;
+
+ private:
+  base::shared_mutex& mu_;
+};
+
 struct store::impl final : lease::key_deleter {
   explicit impl(options o)
       : opts(std::move(o)),
@@ -122,38 +173,102 @@ struct store::impl final : lease::key_deleter {
   }
 
   // key_deleter: the lessor revoking a lease. It runs inside lessor calls made under `mu`.
-  void delete_lease_keys(lease_id, const std::vector<std::string>& sorted_keys) override
+  void delete_lease_keys(lease_id id, const std::vector<std::string>& sorted_keys) override
       LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
     kv.begin_write();
     for (const auto& k : sorted_keys) kv.delete_range(key_range(k), nullptr);
     kv.end_write();
     after_write();
+    end_keep_alives(id);
   }
 
-  // Revokes every lease whose deadline passed by `target`, earliest first, at most expiry_batch leases
-  // per hold of the lock.
+  lease_keep_alive_response keep_alive_response(const lease::lease_record& rec) const LEASEKV_REQUIRES_SHARED(mu) {
+    lease_keep_alive_response out;
+    out.header = header(kv.current_revision());
+    out.id = rec.id;
+    out.granted = rec.ttl;
+    out.ttl = std::chrono::duration_cast<std::chrono::seconds>(rec.ttl).count();
+    return out;
+  }
+
+  // The lease of these streams is gone: each gets lease_not_found once and stops.
+  void end_keep_alives(lease_id id) LEASEKV_REQUIRES(mu) {
+    if (renewals.empty()) return;
+    for (auto it = renewals.begin(); it != renewals.end();) {
+      if (it->second->id != id) {
+        ++it;
+        continue;
+      }
+      lease_keep_alive_response gone;
+      gone.header = header(kv.current_revision());
+      gone.id = id;
+      keep_alive::state::deliver(it->second, errc::lease_not_found, std::move(gone));
+      it = renewals.erase(it);
+    }
+  }
+
+  void schedule_renewal(std::shared_ptr<keep_alive::state> s, clock::time_point at) LEASEKV_REQUIRES(mu) {
+    renewals.emplace(std::make_pair(at, renewal_seq++), std::move(s));
+  }
+
+  // Renews the earliest keep-alive stream at its scheduled time `at`.
+  void renew_next(clock::time_point at) LEASEKV_REQUIRES(mu) {
+    auto node = renewals.extract(renewals.begin());
+    std::shared_ptr<keep_alive::state> s = std::move(node.mapped());
+    if (s->cancelled.load(std::memory_order_acquire)) return;
+    auto rec = lessor.renew(s->id, at);
+    if (!rec) return;  // the lease was revoked here; end_keep_alives() told the stream
+    keep_alive::state::deliver(s, {}, keep_alive_response(*rec.value()));
+    const clock::time_point next = at + s->interval;
+    schedule_renewal(std::move(s), next);
+  }
+
+  // Handles everything due by `target` in time order: lease expiries (at most expiry_batch leases per
+  // hold of the lock) and keep-alive renewals, each renewal at its own scheduled time. At equal times the
+  // expiry comes first: a lease is expired once its deadline is reached.
   void process_due(clock::time_point target) LEASEKV_EXCLUDES(mu) {
     std::vector<lease_id> due;
     for (;;) {
       due.clear();
       {
         base::lock_guard lock(mu);
-        if (!lessor.pop_due(target, due)) return;
+        const std::optional<clock::time_point> renewal =
+            renewals.empty() ? std::nullopt : std::optional(renewals.begin()->first.first);
+        const clock::time_point limit = renewal && *renewal < target ? *renewal : target;
+        if (!lessor.pop_due(limit, due)) {
+          if (!renewal || *renewal > target) return;
+          renew_next(*renewal);
+          continue;
+        }
       }
       const std::size_t batch = std::max<std::size_t>(1, opts.expiry_batch);
       for (std::size_t i = 0; i < due.size(); i += batch) {
-        base::lock_guard lock(mu);
-        for (std::size_t j = i; j < std::min(due.size(), i + batch); ++j) {
-          // A keep-alive may have revoked it meanwhile (its deadline had passed); nothing else can.
-          if (lessor.find(due[j]) != nullptr) (void)lessor.revoke(due[j]);
+        {
+          base::lock_guard lock(mu);
+          for (std::size_t j = i; j < std::min(due.size(), i + batch); ++j) {
+            // A keep-alive may have revoked it meanwhile (its deadline had passed); nothing else can.
+            if (lessor.find(due[j]) != nullptr) (void)lessor.revoke(due[j]);
+          }
         }
+        let_writers_through();
       }
+    }
+  }
+
+  // Background work (an expiry storm, compaction) calls this between its batches: a readers-writer lock
+  // is not fair, and released and taken again at once it would starve the writers waiting for it. They go
+  // first; the wait is bounded.
+  void let_writers_through() const LEASEKV_EXCLUDES(mu) {
+    for (int spin = 0; spin < 10000 && waiting_writers.load(std::memory_order_relaxed) > 0; ++spin) {
+      std::this_thread::yield();
     }
   }
 
   std::optional<clock::time_point> next_event() const LEASEKV_EXCLUDES(mu) {
     base::shared_lock_guard lock(mu);
-    return lessor.next_event();
+    auto at = lessor.next_event();
+    if (!renewals.empty() && (!at || renewals.begin()->first.first < *at)) at = renewals.begin()->first.first;
+    return at;
   }
 
   // Starts expiry processing: through the manual clock, or a timer.
@@ -246,8 +361,13 @@ struct store::impl final : lease::key_deleter {
   const detail::limits lim;
 
   mutable base::shared_mutex mu;
+  std::atomic<int> waiting_writers{0};  // callers blocked in write_lock
   mvcc::kv_store kv LEASEKV_GUARDED_BY(mu);
   lease::lessor lessor LEASEKV_GUARDED_BY(mu);
+  // Keep-alive streams by next renewal time (ties in creation order).
+  std::map<std::pair<clock::time_point, std::uint64_t>, std::shared_ptr<keep_alive::state>> renewals
+      LEASEKV_GUARDED_BY(mu);
+  std::uint64_t renewal_seq LEASEKV_GUARDED_BY(mu) = 0;
 
   base::mutex compaction_mu;  // one compaction at a time; taken before mu
 
@@ -274,7 +394,7 @@ void store::close() {
 result<put_response> store::put(std::string_view key, std::string_view value, put_options o) {
   BOOST_OUTCOME_TRYV(impl_->check_open());
   BOOST_OUTCOME_TRYV(detail::check_put(key, value, o, impl_->lim));
-  base::lock_guard lock(impl_->mu);
+  write_lock lock(impl_->mu, impl_->waiting_writers);
   auto& kv = impl_->kv;
   if ((o.ignore_value || o.ignore_lease) && kv.live(key) == nullptr) return errc::key_not_found;
   if (o.lease != no_lease && !impl_->lease_known(o.lease)) return errc::lease_not_found;
@@ -304,7 +424,7 @@ result<range_response> store::range(const key_range& r, range_options o) {
 result<delete_response> store::delete_range(const key_range& r, delete_options o) {
   BOOST_OUTCOME_TRYV(impl_->check_open());
   BOOST_OUTCOME_TRYV(detail::check_range(r, impl_->lim));
-  base::lock_guard lock(impl_->mu);
+  write_lock lock(impl_->mu, impl_->waiting_writers);
   auto& kv = impl_->kv;
   delete_response out;
   kv.begin_write();
@@ -340,7 +460,7 @@ result<txn_response> store::txn(const txn_request& t) {
     base::shared_lock_guard lock(impl_->mu);
     return run();
   }
-  base::lock_guard lock(impl_->mu);
+  write_lock lock(impl_->mu, impl_->waiting_writers);
   return run();
 }
 
@@ -348,13 +468,16 @@ result<compact_response> store::compact(std::int64_t rev, compact_options) {
   BOOST_OUTCOME_TRYV(impl_->check_open());
   base::lock_guard serial(impl_->compaction_mu);
   {
-    base::lock_guard lock(impl_->mu);
+    write_lock lock(impl_->mu, impl_->waiting_writers);
     BOOST_OUTCOME_TRYV(impl_->kv.set_compacted(rev));
   }
   std::optional<std::string> resume(std::in_place);
   while (resume) {
-    base::lock_guard lock(impl_->mu);
-    resume = impl_->kv.compact_batch(rev, *resume, compaction_batch_keys);
+    {
+      base::lock_guard lock(impl_->mu);
+      resume = impl_->kv.compact_batch(rev, *resume, compaction_batch_keys);
+    }
+    impl_->let_writers_through();
   }
   return compact_response{impl_->header(revision())};
 }
@@ -387,7 +510,7 @@ result<lease_grant_response> store::grant(std::chrono::milliseconds ttl, lease_i
   lease_grant_response out;
   clock::time_point deadline;
   {
-    base::lock_guard lock(impl_->mu);
+    write_lock lock(impl_->mu, impl_->waiting_writers);
     auto& lessor = impl_->lessor;
     if (id == no_lease) {
       // Unique, positive, non-zero, and not a counter (etcd's ids look random too).
@@ -408,21 +531,39 @@ result<lease_grant_response> store::grant(std::chrono::milliseconds ttl, lease_i
 
 result<lease_revoke_response> store::revoke(lease_id id) {
   BOOST_OUTCOME_TRYV(impl_->check_open());
-  base::lock_guard lock(impl_->mu);
+  write_lock lock(impl_->mu, impl_->waiting_writers);
   BOOST_OUTCOME_TRYV(impl_->lessor.revoke(id));
   return lease_revoke_response{impl_->header(impl_->kv.current_revision())};
 }
 
 result<lease_keep_alive_response> store::keep_alive_once(lease_id id) {
   BOOST_OUTCOME_TRYV(impl_->check_open());
-  base::lock_guard lock(impl_->mu);
+  write_lock lock(impl_->mu, impl_->waiting_writers);
   BOOST_OUTCOME_TRY(rec, impl_->lessor.renew(id, impl_->clk->now()));
-  lease_keep_alive_response out;
-  out.header = impl_->header(impl_->kv.current_revision());
-  out.id = rec->id;
-  out.granted = rec->ttl;
-  out.ttl = whole_seconds(rec->ttl);
-  return out;
+  return impl_->keep_alive_response(*rec);
+}
+
+result<std::unique_ptr<keep_alive>> start_keep_alive(store& st, lease_id id, boost::asio::any_io_executor ex,
+                                                     keep_alive_handler handler) {
+  auto& impl = *st.impl_;
+  BOOST_OUTCOME_TRYV(impl.check_open());
+  auto s = std::make_shared<keep_alive::state>();
+  s->id = id;
+  s->executor = ex ? std::move(ex) : boost::asio::any_io_executor(boost::asio::system_executor());
+  s->handler = std::move(handler);
+  clock::time_point next;
+  {
+    write_lock lock(impl.mu, impl.waiting_writers);
+    const clock::time_point now = impl.clk->now();
+    BOOST_OUTCOME_TRY(rec, impl.lessor.renew(id, now));
+    // etcd's client renews every TTL/3.
+    s->interval = std::max(std::chrono::milliseconds(1), rec->ttl / 3);
+    keep_alive::state::deliver(s, {}, impl.keep_alive_response(*rec));
+    next = now + s->interval;
+    impl.schedule_renewal(s, next);
+  }
+  impl.poke(next);
+  return std::make_unique<keep_alive>(std::move(s));
 }
 
 result<lease_time_to_live_response> store::time_to_live(lease_id id, time_to_live_options o) {

@@ -59,4 +59,27 @@ std::string describe(const txn_response& r) {
 
 std::string describe(const compact_response& r) { return fmt::format("compact[{}]", header(r.header)); }
 
+std::string describe(const lease_grant_response& r) {
+  return fmt::format("grant[{} id={} ttl={} granted={}ms]", header(r.header), r.id, r.ttl, r.granted.count());
+}
+
+std::string describe(const lease_revoke_response& r) { return fmt::format("revoke[{}]", header(r.header)); }
+
+std::string describe(const lease_keep_alive_response& r) {
+  return fmt::format("keepalive[{} id={} ttl={} granted={}ms]", header(r.header), r.id, r.ttl, r.granted.count());
+}
+
+std::string describe(const lease_time_to_live_response& r) {
+  std::string keys;
+  for (const auto& k : r.keys) keys += escaped(k) + ",";
+  return fmt::format("ttl[{} id={} ttl={} granted_ttl={} remaining={}ms granted={}ms keys={}]", header(r.header), r.id,
+                     r.ttl, r.granted_ttl, r.remaining.count(), r.granted.count(), keys);
+}
+
+std::string describe(const lease_leases_response& r) {
+  std::string ids;
+  for (const auto& l : r.leases) ids += std::to_string(l.id) + ",";
+  return fmt::format("leases[{} {}]", header(r.header), ids);
+}
+
 }  // namespace leasekv::testing

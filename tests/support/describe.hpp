@@ -13,6 +13,11 @@ std::string describe(const put_response& r);
 std::string describe(const delete_response& r);
 std::string describe(const txn_response& r);
 std::string describe(const compact_response& r);
+std::string describe(const lease_grant_response& r);
+std::string describe(const lease_revoke_response& r);
+std::string describe(const lease_keep_alive_response& r);
+std::string describe(const lease_time_to_live_response& r);
+std::string describe(const lease_leases_response& r);
 
 // "error: <message>" or describe(value).
 template <class T>

@@ -254,4 +254,88 @@ result<compact_response> reference_model::compact(std::int64_t rev) {
   return compact_response{header(current_)};
 }
 
+std::vector<std::string> reference_model::lease_keys(lease_id id) const {
+  std::vector<std::string> out;
+  for (const auto& kv : visible_range(all_keys(), current_)) {
+    if (kv.lease == id) out.push_back(kv.key);
+  }
+  return out;
+}
+
+result<lease_grant_response> reference_model::grant(std::int64_t ttl_ms, lease_id id) {
+  if (ttl_ms > 9'000'000'000'000LL) return errc::lease_ttl_too_large;
+  if (ttl_ms <= 0) return errc::invalid_argument;
+  if (leases.count(id) != 0) return errc::lease_exists;
+  leases[id] = {ttl_ms, now_ms_ + ttl_ms};
+  lease_grant_response out;
+  out.header = header(current_);
+  out.id = id;
+  out.ttl = ttl_ms / 1000;
+  out.granted = std::chrono::milliseconds(ttl_ms);
+  return out;
+}
+
+result<lease_revoke_response> reference_model::revoke(lease_id id) {
+  if (leases.count(id) == 0) return errc::lease_not_found;
+  in_write_ = true;
+  wrote_ = false;
+  for (const auto& k : lease_keys(id)) do_delete(key_range(k), nullptr);
+  in_write_ = false;
+  if (wrote_) current_ += 1;
+  leases.erase(id);
+  return lease_revoke_response{header(current_)};
+}
+
+result<lease_keep_alive_response> reference_model::keep_alive(lease_id id) {
+  auto it = leases.find(id);
+  if (it == leases.end()) return errc::lease_not_found;
+  if (it->second.deadline_ms <= now_ms_) {
+    (void)revoke(id);
+    return errc::lease_not_found;
+  }
+  it->second.deadline_ms = now_ms_ + it->second.ttl_ms;
+  lease_keep_alive_response out;
+  out.header = header(current_);
+  out.id = id;
+  out.ttl = it->second.ttl_ms / 1000;
+  out.granted = std::chrono::milliseconds(it->second.ttl_ms);
+  return out;
+}
+
+lease_time_to_live_response reference_model::time_to_live(lease_id id) {
+  lease_time_to_live_response out;
+  out.header = header(current_);
+  out.id = id;
+  auto it = leases.find(id);
+  if (it == leases.end()) return out;
+  out.remaining = std::chrono::milliseconds(it->second.deadline_ms - now_ms_);
+  out.ttl = (it->second.deadline_ms - now_ms_) / 1000;
+  out.granted = std::chrono::milliseconds(it->second.ttl_ms);
+  out.granted_ttl = it->second.ttl_ms / 1000;
+  out.keys = lease_keys(id);
+  return out;
+}
+
+lease_leases_response reference_model::list_leases() const {
+  std::vector<std::pair<std::int64_t, lease_id>> order;
+  for (const auto& [id, l] : leases) order.emplace_back(l.deadline_ms, id);
+  std::sort(order.begin(), order.end());
+  lease_leases_response out;
+  out.header = header(current_);
+  for (const auto& [deadline, id] : order) out.leases.push_back({id});
+  return out;
+}
+
+void reference_model::advance(std::int64_t ms) {
+  now_ms_ += ms;
+  for (;;) {
+    std::optional<std::pair<std::int64_t, lease_id>> first;
+    for (const auto& [id, l] : leases) {
+      if (l.deadline_ms <= now_ms_ && (!first || std::make_pair(l.deadline_ms, id) < *first)) first.emplace(l.deadline_ms, id);
+    }
+    if (!first) return;
+    (void)revoke(first->second);
+  }
+}
+
 }  // namespace leasekv::testing

@@ -29,8 +29,21 @@ class reference_model {
   result<compact_response> compact(std::int64_t rev);
 
   std::int64_t revision() const { return current_; }
-  // Leases the model treats as existing (lease tests set this).
-  std::set<lease_id> leases;
+
+  // Leases, on a millisecond clock that starts at 0. A lease's keys are not tracked separately: they are
+  // the keys whose current version names it, which is what etcd's attachment rules amount to.
+  struct model_lease {
+    std::int64_t ttl_ms;
+    std::int64_t deadline_ms;
+  };
+  std::map<lease_id, model_lease> leases;
+  result<lease_grant_response> grant(std::int64_t ttl_ms, lease_id id);
+  result<lease_revoke_response> revoke(lease_id id);
+  result<lease_keep_alive_response> keep_alive(lease_id id);
+  lease_time_to_live_response time_to_live(lease_id id);
+  lease_leases_response list_leases() const;
+  // Moves the clock and expires what is due, by deadline then id.
+  void advance(std::int64_t ms);
 
  private:
   struct record {
@@ -50,6 +63,8 @@ class reference_model {
   void apply(const txn_request& t, const std::vector<bool>& path, std::size_t& i, txn_response& out);
   response_header header(std::int64_t rev) const { return {0, 0, rev, 0}; }
   std::int64_t write_rev();
+  std::vector<std::string> lease_keys(lease_id id) const;
+  std::int64_t now_ms_ = 0;
 
   std::size_t max_request_bytes_;
   std::size_t max_txn_ops_;

@@ -104,7 +104,23 @@ TEST_CASE("timing wheel: cancel and reschedule are honoured", "[wheel]") {
   CHECK(fired[1] == std::make_pair(std::int64_t{10}, &a));
 }
 
-TEST_CASE("timing wheel: random schedules, cancels and renewals fire in deadline order like a multimap", "[wheel]") {
+TEST_CASE("timing wheel: extend moves a deadline later without moving the timer until its slot comes", "[wheel]") {
+  timing_wheel w;
+  wheel_timer t;
+  w.schedule(t, 100);
+  const auto level = t.level;
+  const auto slot = t.slot;
+  w.extend(t, 10000);
+  CHECK(t.level == level);
+  CHECK(t.slot == slot);
+  CHECK(drain(w, 9999).empty());
+  CHECK(t.scheduled());
+  auto fired = drain(w, 10000);
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].first == 10000);
+}
+
+TEST_CASE("timing wheel: random schedules, cancels, extensions and renewals fire in deadline order like a multimap", "[wheel]") {
   std::mt19937_64 rng(3);
   timing_wheel w;
   std::vector<wheel_timer> timers(2000);
@@ -114,7 +130,11 @@ TEST_CASE("timing wheel: random schedules, cancels and renewals fire in deadline
   for (int step = 0; step < 20000; ++step) {
     wheel_timer* t = &timers[rng() % timers.size()];
     const int what = static_cast<int>(rng() % 10);
-    if (what < 5) {
+    if (what < 2 && t->scheduled()) {
+      const std::int64_t later = model[t] + static_cast<std::int64_t>(rng() % 100000);
+      w.extend(*t, later);
+      model[t] = later;
+    } else if (what < 5) {
       // Spread deadlines over every level: up to ~2^40 ticks ahead.
       const std::int64_t ahead = static_cast<std::int64_t>(rng() % (std::uint64_t{1} << (rng() % 40)));
       w.reschedule(*t, now + ahead);
