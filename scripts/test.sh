@@ -2,7 +2,8 @@
 # Quick start, command 2: installs what is missing, then builds and runs every test three ways:
 #   1. g++, warnings as errors: every test, the package tests included;
 #   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer (and -Wthread-safety): every test;
-#   3. clang with ThreadSanitizer: the concurrency and conformance tests.
+#   3. clang with ThreadSanitizer: the concurrency and conformance tests;
+#   4. a smoke run of the benchmarks' workload runner at small sizes.
 # Each stage prints ctest's summary; the script fails if any stage fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,5 +30,11 @@ cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_
 cmake --build build/tsan -j "$jobs" --target concurrency_tests conformance_tests
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build/tsan -j "$jobs" -L 'concurrency|conformance' --output-on-failure
+
+stage "benchmark smoke run (small sizes; the real-clock expiry storm included)"
+cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLEASEKV_BUILD_TESTS=OFF -DLEASEKV_BUILD_BENCHMARKS=ON \
+  -DLEASEKV_WERROR=ON >/dev/null
+cmake --build build/bench -j "$jobs"
+build/bench/benchmarks/leasekv_workloads --keys 20000 --ranges 200 --leases 20000 --storm-leases 200 --storm-keys 5
 
 stage "all stages passed"
