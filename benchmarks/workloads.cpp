@@ -1,7 +1,7 @@
 // The workload runner: the standard workloads on an in-memory store, one JSON line each.
 //
 //   leasekv_workloads [--keys N] [--ranges N] [--leases N] [--storm-leases N] [--storm-keys N] [--seed S]
-//                     [--only kv|lease]
+//                     [--watch-events N] [--only kv|lease|watch]
 //
 // Workloads (defaults: 1,000,000 keys, 10,000 ranges, 1,000,000 leases, a storm of 10,000 x 10):
 //   put        put N new keys /registry/pods/%08d in shuffled order, 64-byte values
@@ -13,8 +13,13 @@
 //   storm      S leases with K keys each, all due at the same millisecond on the real clock: the time
 //              from the deadline until the last key is gone, and a concurrent writer's put latency
 //              (p50 / p99 / max) while the storm is processed
+//   watch_fanout_W  events per second delivered to W = 1, 100, 1,000 watchers of one prefix (callbacks
+//              on one delivery thread), from the first put until the last event is handled
+//   put_idle_watchers  put latency with no watcher, and with 1,000 idle watchers of other keys
+//              (single keys, and prefixes)
 #include <leasekv/leasekv.hpp>
 
+#include <boost/asio/io_context.hpp>
 #include <fmt/core.h>
 #include <malloc.h>
 
@@ -137,11 +142,64 @@ int storm(std::size_t leases, std::size_t keys_per_lease) {
   return left == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+int watch_workloads(std::size_t scale) {
+  for (const std::size_t watchers : {std::size_t{1}, std::size_t{100}, std::size_t{1000}}) {
+    auto store = leasekv::store::open({}).value();
+    boost::asio::io_context ioc;
+    auto work = boost::asio::make_work_guard(ioc);
+    std::atomic<std::size_t> delivered{0};
+    std::vector<std::unique_ptr<leasekv::watcher>> ws;
+    for (std::size_t w = 0; w < watchers; ++w) {
+      ws.push_back(store->watch(leasekv::prefix("/fan/"), {}, ioc.get_executor(), [&](const leasekv::watch_response& r) {
+        delivered.fetch_add(r.events.size(), std::memory_order_relaxed);
+      }).value());
+    }
+    const std::size_t puts = std::max<std::size_t>(100, scale / watchers);
+    const std::size_t expected = puts * watchers;
+    std::thread delivery([&] { ioc.run(); });
+    const std::string value(64, 'v');
+    const auto t0 = bench_clock::now();
+    for (std::size_t i = 0; i < puts; ++i) store->put(fmt::format("/fan/{:08d}", i % 1000), value).value();
+    while (delivered.load(std::memory_order_relaxed) < expected) std::this_thread::yield();
+    const auto d = bench_clock::now() - t0;
+    ws.clear();
+    work.reset();
+    delivery.join();
+    const double secs = std::chrono::duration<double>(d).count();
+    fmt::print("{{\"workload\":\"watch_fanout_{}\",\"watchers\":{},\"puts\":{},\"events_delivered\":{},"
+               "\"events_per_sec\":{:.0f}}}\n",
+               watchers, watchers, puts, expected, static_cast<double>(expected) / secs);
+    std::fflush(stdout);
+  }
+
+  auto put_latency = [&](const char* name, int idle_kind) {
+    auto store = leasekv::store::open({}).value();
+    boost::asio::io_context ioc;
+    std::vector<std::unique_ptr<leasekv::watcher>> ws;
+    for (int w = 0; idle_kind != 0 && w < 1000; ++w) {
+      const std::string k = fmt::format("/idle/{:04d}", w);
+      ws.push_back(store->watch(idle_kind == 1 ? leasekv::key_range(k) : leasekv::prefix(k + "/"), {},
+                                ioc.get_executor(), [](const leasekv::watch_response&) {}).value());
+    }
+    const std::string value(64, 'v');
+    const std::size_t n = std::max<std::size_t>(1000, scale / 10);
+    const auto t0 = bench_clock::now();
+    for (std::size_t i = 0; i < n; ++i) store->put(fmt::format("/busy/{:08d}", i % 10000), value).value();
+    report(name, n, bench_clock::now() - t0);
+  };
+  put_latency("put_no_watchers", 0);
+  put_latency("put_1000_idle_key_watchers", 1);
+  put_latency("put_1000_idle_prefix_watchers", 2);
+  return EXIT_SUCCESS;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string_view only = arg_text(argc, argv, "--only");
   std::mt19937_64 lease_rng(arg(argc, argv, "--seed", 42));
+  const std::size_t watch_scale = arg(argc, argv, "--watch-events", 2000000);
+  if (only == "watch") return watch_workloads(watch_scale);
   if (only == "lease") {
     if (lease_workloads(arg(argc, argv, "--leases", 1000000), lease_rng) != EXIT_SUCCESS) return EXIT_FAILURE;
     return storm(arg(argc, argv, "--storm-leases", 10000), arg(argc, argv, "--storm-keys", 10));
@@ -204,5 +262,8 @@ int main(int argc, char** argv) {
   if (only == "kv") return EXIT_SUCCESS;
   store.reset();
   if (lease_workloads(arg(argc, argv, "--leases", 1000000), lease_rng) != EXIT_SUCCESS) return EXIT_FAILURE;
-  return storm(arg(argc, argv, "--storm-leases", 10000), arg(argc, argv, "--storm-keys", 10));
+  if (storm(arg(argc, argv, "--storm-leases", 10000), arg(argc, argv, "--storm-keys", 10)) != EXIT_SUCCESS) {
+    return EXIT_FAILURE;
+  }
+  return watch_workloads(watch_scale);
 }

@@ -35,6 +35,7 @@ stage "benchmark smoke run (small sizes; the real-clock expiry storm included)"
 cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLEASEKV_BUILD_TESTS=OFF -DLEASEKV_BUILD_BENCHMARKS=ON \
   -DLEASEKV_WERROR=ON >/dev/null
 cmake --build build/bench -j "$jobs"
-build/bench/benchmarks/leasekv_workloads --keys 20000 --ranges 200 --leases 20000 --storm-leases 200 --storm-keys 5
+build/bench/benchmarks/leasekv_workloads --keys 20000 --ranges 200 --leases 20000 --storm-leases 200 --storm-keys 5 \
+  --watch-events 20000
 
 stage "all stages passed"

@@ -33,6 +33,7 @@ enum class errc {
   watch_range_empty = 14,  // "mvcc: watcher range is empty"
   closed = 15,             // "leasekv: store is closed"
   invalid_argument = 16,   // "leasekv: invalid argument"
+  watch_canceled = 17,     // "leasekv: watch is canceled"
 };
 
 // The category of errc. Its name is "leasekv".

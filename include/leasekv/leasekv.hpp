@@ -8,3 +8,4 @@
 #include "leasekv/store.hpp"
 #include "leasekv/txn.hpp"
 #include "leasekv/types.hpp"
+#include "leasekv/watch.hpp"

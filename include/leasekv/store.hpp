@@ -17,6 +17,7 @@
 #include "leasekv/lease.hpp"
 #include "leasekv/txn.hpp"
 #include "leasekv/types.hpp"
+#include "leasekv/watch.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -63,6 +64,12 @@ struct options {
   // Where the expiry timer runs (real clock only); empty means a thread owned by the store. The executor's
   // context must outlive the store.
   boost::asio::any_io_executor executor;
+
+  // ---- watch ----
+  // A watcher with more undelivered events than this leaves the live path and catches up from history.
+  std::size_t watch_max_pending_events = 100000;
+  // How long a watcher with progress_notify may see no event before it gets a progress notification.
+  std::chrono::milliseconds watch_progress_interval{10 * 60 * 1000};
 };
 
 class store {
@@ -124,6 +131,17 @@ class store {
 
   // Every lease, soonest expiry first.
   result<lease_leases_response> leases();
+
+  // ---- watch (etcd's Watch service; see watch.hpp) ----
+
+  // Watches `r` (an empty key means "\0", as in etcd), calling `handler` with each response on `ex`
+  // (empty: Asio's system executor). Fails with watch_range_empty (a range_end <= key) or
+  // invalid_argument (a negative start_revision). A start_revision below the compacted revision gives a
+  // watcher whose only response is cancelled with compact_revision set.
+  result<std::unique_ptr<watcher>> watch(key_range r, watch_options o, boost::asio::any_io_executor ex,
+                                         watch_handler handler);
+  // The same, for pulling responses with watcher::async_next.
+  result<std::unique_ptr<watcher>> watch(key_range r, watch_options o, boost::asio::any_io_executor ex);
 
   // Keep-alive streams and sessions: see session.hpp.
   friend result<std::unique_ptr<keep_alive>> start_keep_alive(store& s, lease_id id, boost::asio::any_io_executor ex,

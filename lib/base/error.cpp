@@ -27,6 +27,7 @@ class category final : public boost::system::error_category {
       case errc::watch_range_empty: return "mvcc: watcher range is empty";
       case errc::closed: return "leasekv: store is closed";
       case errc::invalid_argument: return "leasekv: invalid argument";
+      case errc::watch_canceled: return "leasekv: watch is canceled";
     }
     return "leasekv: unknown error " + std::to_string(value);
   }

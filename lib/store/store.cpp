@@ -7,6 +7,7 @@
 #include "mvcc/kv_store.hpp"
 #include "store/expiry_driver.hpp"
 #include "store/validate.hpp"
+#include "watch/watch_hub.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/system_executor.hpp>
@@ -165,11 +166,13 @@ struct store::impl final : lease::key_deleter {
 
   // Keeps the lessor's attachments in step with a write group's changes: a changed key leaves the lease
   // its previous version had, and a put joins the lease it names (etcd's rules, §1.8).
+  // It then hands the changes to the watchers: one response per watcher per write group.
   void after_write() LEASEKV_REQUIRES(mu) {
     for (const mvcc::change& c : kv.changes()) {
       if (c.prev != nullptr && c.prev->lease != no_lease) lessor.detach(c.prev->lease, c.entry->key());
       if (!c.version->tombstone() && c.version->lease != no_lease) lessor.attach(c.version->lease, c.entry->key());
     }
+    hub->on_write(kv, kv.changes());
   }
 
   // key_deleter: the lessor revoking a lease. It runs inside lessor calls made under `mu`.
@@ -232,12 +235,11 @@ struct store::impl final : lease::key_deleter {
       due.clear();
       {
         base::lock_guard lock(mu);
-        const std::optional<clock::time_point> renewal =
-            renewals.empty() ? std::nullopt : std::optional(renewals.begin()->first.first);
+        const std::optional<clock::time_point> renewal = next_timed();
         const clock::time_point limit = renewal && *renewal < target ? *renewal : target;
         if (!lessor.pop_due(limit, due)) {
           if (!renewal || *renewal > target) return;
-          renew_next(*renewal);
+          run_next_timed();
           continue;
         }
       }
@@ -255,6 +257,30 @@ struct store::impl final : lease::key_deleter {
     }
   }
 
+  // The earliest keep-alive renewal or progress notification.
+  std::optional<clock::time_point> next_timed() const LEASEKV_REQUIRES_SHARED(mu) {
+    std::optional<clock::time_point> at;
+    if (!renewals.empty()) at = renewals.begin()->first.first;
+    if (!progress_timers.empty() && (!at || progress_timers.begin()->first.first < *at)) {
+      at = progress_timers.begin()->first.first;
+    }
+    return at;
+  }
+
+  void run_next_timed() LEASEKV_REQUIRES(mu) {
+    if (!progress_timers.empty() &&
+        (renewals.empty() || progress_timers.begin()->first.first < renewals.begin()->first.first)) {
+      auto node = progress_timers.extract(progress_timers.begin());
+      const clock::time_point at = node.key().first;
+      if (auto w = node.mapped().lock()) {
+        hub->notify_progress(kv, w);
+        progress_timers.emplace(std::make_pair(at + opts.watch_progress_interval, renewal_seq++), w);
+      }
+      return;
+    }
+    renew_next(renewals.begin()->first.first);
+  }
+
   // Background work (an expiry storm, compaction) calls this between its batches: a readers-writer lock
   // is not fair, and released and taken again at once it would starve the writers waiting for it. They go
   // first; the wait is bounded.
@@ -267,12 +293,19 @@ struct store::impl final : lease::key_deleter {
   std::optional<clock::time_point> next_event() const LEASEKV_EXCLUDES(mu) {
     base::shared_lock_guard lock(mu);
     auto at = lessor.next_event();
-    if (!renewals.empty() && (!at || renewals.begin()->first.first < *at)) at = renewals.begin()->first.first;
+    const auto timed = next_timed();
+    if (timed && (!at || *timed < *at)) at = timed;
     return at;
   }
 
   // Starts expiry processing: through the manual clock, or a timer.
-  void start() {
+  void start() LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
+    hub = std::make_shared<detail::watch_hub>(
+        [this](const detail::watch_hub::locked_fn& fn) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
+          write_lock lock(mu, waiting_writers);
+          fn(kv);
+        },
+        [this](std::int64_t rev) { return header(rev); }, opts.watch_max_pending_events);
     if (clk->is_manual()) {
       subscription = static_cast<manual_clock&>(*clk).subscribe([this](clock::time_point now) { process_due(now); });
     } else {
@@ -368,6 +401,10 @@ struct store::impl final : lease::key_deleter {
   std::map<std::pair<clock::time_point, std::uint64_t>, std::shared_ptr<keep_alive::state>> renewals
       LEASEKV_GUARDED_BY(mu);
   std::uint64_t renewal_seq LEASEKV_GUARDED_BY(mu) = 0;
+  // Watchers with progress_notify, by next notification time.
+  std::map<std::pair<clock::time_point, std::uint64_t>, std::weak_ptr<watcher::state>> progress_timers
+      LEASEKV_GUARDED_BY(mu);
+  std::shared_ptr<detail::watch_hub> hub;  // set by start(); then constant
 
   base::mutex compaction_mu;  // one compaction at a time; taken before mu
 
@@ -389,6 +426,34 @@ void store::close() {
   if (impl_->closed.exchange(true)) return;
   impl_->subscription.reset();  // waits for an advance() in progress
   if (impl_->driver) impl_->driver->stop();
+  impl_->hub->close();  // waits for watch jobs; pending async_next calls end with operation_aborted
+}
+
+result<std::unique_ptr<watcher>> store::watch(key_range r, watch_options o, boost::asio::any_io_executor ex,
+                                              watch_handler handler) {
+  BOOST_OUTCOME_TRYV(impl_->check_open());
+  if (r.key.empty()) r.key.assign(1, '\0');
+  if (!r.range_end.empty() && r.range_end != std::string_view("\0", 1) && r.range_end <= r.key) {
+    return errc::watch_range_empty;
+  }
+  if (o.start_revision < 0) return errc::invalid_argument;
+  if (!ex) ex = boost::asio::system_executor();
+  std::shared_ptr<watcher::state> st;
+  clock::time_point progress_at;
+  {
+    write_lock lock(impl_->mu, impl_->waiting_writers);
+    st = impl_->hub->add(impl_->kv, r, o, ex, std::move(handler));
+    if (o.progress_notify) {
+      progress_at = impl_->clk->now() + impl_->opts.watch_progress_interval;
+      impl_->progress_timers.emplace(std::make_pair(progress_at, impl_->renewal_seq++), st);
+    }
+  }
+  if (o.progress_notify) impl_->poke(progress_at);
+  return std::make_unique<watcher>(std::move(st), std::move(ex));
+}
+
+result<std::unique_ptr<watcher>> store::watch(key_range r, watch_options o, boost::asio::any_io_executor ex) {
+  return watch(std::move(r), o, std::move(ex), nullptr);
 }
 
 result<put_response> store::put(std::string_view key, std::string_view value, put_options o) {
