@@ -11,6 +11,7 @@
 #include <boost/outcome.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <string>
 #include <type_traits>
 
 namespace leasekv {
@@ -34,7 +35,16 @@ enum class errc {
   closed = 15,             // "leasekv: store is closed"
   invalid_argument = 16,   // "leasekv: invalid argument"
   watch_canceled = 17,     // "leasekv: watch is canceled"
+  corrupt = 18,            // "leasekv: data directory is damaged" (last_error_detail() says where)
+  locked = 19,             // "leasekv: data directory is locked by another writer"
+  read_only = 20,          // "leasekv: store is open read-only"
+  io_error = 21,           // "leasekv: a write to disk failed earlier; the store accepts no more writes"
 };
+
+// Details of the last failure in this thread that an error code cannot carry: the file and offset of
+// damage (corrupt), the process holding a lock (locked). Empty if there were none.
+const std::string& last_error_detail() noexcept;
+void set_last_error_detail(std::string detail);
 
 // The category of errc. Its name is "leasekv".
 const boost::system::error_category& error_category() noexcept;

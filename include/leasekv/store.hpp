@@ -13,6 +13,7 @@
 #pragma once
 
 #include "leasekv/clock.hpp"
+#include "leasekv/env.hpp"
 #include "leasekv/error.hpp"
 #include "leasekv/lease.hpp"
 #include "leasekv/txn.hpp"
@@ -37,6 +38,13 @@ namespace leasekv {
 class keep_alive;
 // Receives each renewal of a keep-alive stream, then lease_not_found once when the lease ends.
 using keep_alive_handler = std::function<void(boost::system::error_code, const lease_keep_alive_response&)>;
+
+// When a write counts as acknowledged (see options::sync).
+enum class sync_policy {
+  per_write,     // each write is on disk (fdatasync) before its call returns
+  group_commit,  // the same guarantee, but concurrent writers share one fdatasync
+  none,          // written to the OS; a machine crash may lose the latest writes, a process crash does not
+};
 
 struct options {
   // The largest request accepted, in bytes (keys + values + range ends). etcd's default: 1.5 MiB.
@@ -70,6 +78,24 @@ struct options {
   std::size_t watch_max_pending_events = 100000;
   // How long a watcher with progress_notify may see no event before it gets a progress notification.
   std::chrono::milliseconds watch_progress_interval{10 * 60 * 1000};
+
+  // ---- durability ----
+  // A directory to keep the store in (created if missing); empty (the default) keeps it in memory only.
+  // See docs/storage-format.md.
+  std::string data_dir;
+  // The file system it goes through; null means env::posix().
+  std::shared_ptr<leasekv::env> env;
+  sync_policy sync = sync_policy::per_write;
+  // A snapshot is taken, and the log started afresh, when the log grows past this.
+  std::uint64_t snapshot_after_bytes = 64ull << 20;
+  // One writer per data directory: a second one waits this long for the lock, then fails with
+  // errc::locked (last_error_detail() names the process holding it).
+  std::chrono::milliseconds lock_timeout{2000};
+  // Open without the writer's lock, for reading beside a writer; writes fail with errc::read_only.
+  bool read_only = false;
+  // On open, leases keep their wall-clock deadlines (those already past are revoked at once). With this
+  // set, every lease restarts with its full TTL instead, as etcd does.
+  bool lease_restart_full_ttl = false;
 };
 
 class store {

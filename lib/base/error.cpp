@@ -28,12 +28,23 @@ class category final : public boost::system::error_category {
       case errc::closed: return "leasekv: store is closed";
       case errc::invalid_argument: return "leasekv: invalid argument";
       case errc::watch_canceled: return "leasekv: watch is canceled";
+      case errc::corrupt: return "leasekv: data directory is damaged";
+      case errc::locked: return "leasekv: data directory is locked by another writer";
+      case errc::read_only: return "leasekv: store is open read-only";
+      case errc::io_error: return "leasekv: a write to disk failed earlier; the store accepts no more writes";
     }
     return "leasekv: unknown error " + std::to_string(value);
   }
 };
 
 }  // namespace
+
+namespace {
+thread_local std::string last_detail;
+}  // namespace
+
+const std::string& last_error_detail() noexcept { return last_detail; }
+void set_last_error_detail(std::string detail) { last_detail = std::move(detail); }
 
 const boost::system::error_category& error_category() noexcept {
   static const category instance;

@@ -41,8 +41,17 @@ result<void> lessor::revoke(lease_id id) {
   wheel_.cancel(rec);
   std::vector<std::string> keys(rec.keys.begin(), rec.keys.end());
   std::sort(keys.begin(), keys.end());
-  deleter_.delete_lease_keys(id, keys);  // detaches them again through the store's change handling
-  leases_.erase(id);                     // `it` may be stale: the deleter called back into us
+  auto deleted = deleter_.delete_lease_keys(id, keys);  // detaches them through the store's change handling
+  if (!deleted) {
+    // Not recorded (a failed write): the lease stays, due at its own deadline or, if that has passed,
+    // again in a second, when the write may succeed.
+    if (auto again = leases_.find(id); again != leases_.end() && !again->second->scheduled()) {
+      const std::int64_t retry = wheel_.now() + std::max<std::int64_t>(1, std::chrono::nanoseconds(std::chrono::seconds(1)) / tick_);
+      wheel_.schedule(*again->second, std::max(ticks_ceil(again->second->expires_at), retry));
+    }
+    return deleted.error();
+  }
+  leases_.erase(id);  // `it` may be stale: the deleter called back into us
   return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 
@@ -62,6 +71,31 @@ result<const lease_record*> lessor::renew(lease_id id, clock::time_point now) {
     wheel_.reschedule(rec, tick);
   }
   return &rec;
+}
+
+result<void> lessor::restore(lease_id id, std::chrono::milliseconds ttl, clock::time_point expires_at) {
+  if (leases_.count(id) != 0) return errc::lease_exists;
+  auto rec = std::make_unique<lease_record>();
+  rec->id = id;
+  rec->ttl = std::max(ttl, min_ttl_);
+  rec->expires_at = expires_at;
+  wheel_.schedule(*rec, ticks_ceil(expires_at));
+  leases_.emplace(id, std::move(rec));
+  return BOOST_OUTCOME_V2_NAMESPACE::success();
+}
+
+void lessor::set_deadline(lease_id id, clock::time_point expires_at) {
+  auto it = leases_.find(id);
+  if (it == leases_.end()) return;
+  it->second->expires_at = expires_at;
+  wheel_.reschedule(*it->second, ticks_ceil(expires_at));
+}
+
+void lessor::forget(lease_id id) {
+  auto it = leases_.find(id);
+  if (it == leases_.end()) return;
+  wheel_.cancel(*it->second);
+  leases_.erase(it);
 }
 
 const lease_record* lessor::find(lease_id id) const {

@@ -39,8 +39,9 @@ struct lease_record : wheel_timer {
 // What the lessor needs from the store.
 class key_deleter {
  public:
-  // Deletes `sorted_keys` (all attached to lease `id`) at one revision. Called with the store's lock held.
-  virtual void delete_lease_keys(lease_id id, const std::vector<std::string>& sorted_keys) = 0;
+  // Deletes `sorted_keys` (all attached to lease `id`) at one revision, and records the revoke. Called
+  // with the store's lock held. On failure nothing changed and the lease stays.
+  virtual result<void> delete_lease_keys(lease_id id, const std::vector<std::string>& sorted_keys) = 0;
 
  protected:
   ~key_deleter() = default;
@@ -63,6 +64,12 @@ class lessor {
   // Restores the full TTL from `now`. A lease whose deadline has passed is revoked here instead and the
   // call fails with lease_not_found: an expired lease is never resurrected.
   result<const lease_record*> renew(lease_id id, clock::time_point now);
+
+  // Replaying the log: a lease as it was granted (with its deadline), a renewal's new deadline, and a
+  // lease that was revoked (its keys' deletions are replayed by the store).
+  result<void> restore(lease_id id, std::chrono::milliseconds ttl, clock::time_point expires_at);
+  void set_deadline(lease_id id, clock::time_point expires_at);
+  void forget(lease_id id);
 
   const lease_record* find(lease_id id) const;
   std::size_t size() const { return leases_.size(); }

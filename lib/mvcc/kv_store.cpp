@@ -152,6 +152,38 @@ std::int64_t kv_store::end_write() {
   return current_;
 }
 
+void kv_store::abort_write() {
+  for (auto it = changes_.rbegin(); it != changes_.rend(); ++it) {
+    auto* e = const_cast<key_entry*>(it->entry);  // ours; the change list is const only
+    key_version* v = e->head;                      // the change's version: the newest
+    e->head = v->older;
+    key_version::destroy(v);
+    if (e->head == nullptr) {
+      hash_.erase(e);
+      ordered_.erase(e);
+      key_entry::destroy(e);
+    }
+  }
+  changes_.clear();
+  if (write_main_ != 0) current_ = write_main_ - 1;
+  write_main_ = 0;
+  write_sub_ = 0;
+}
+
+void kv_store::restore_version(std::string_view key, revision rev, std::int64_t create_revision, std::int64_t version,
+                               std::int64_t lease, std::string_view value) {
+  const std::uint32_t h = hash_key(key);
+  key_entry* e = hash_.find(key, h);
+  if (e == nullptr) {
+    e = key_entry::make(key, h);
+    hash_.insert(e);
+    ordered_.insert(e);
+  }
+  key_version* v = version == 0 ? key_version::make_tombstone(rev) : key_version::make(rev, create_revision, version, lease, value);
+  v->older = e->head;
+  e->head = v;
+}
+
 result<void> kv_store::set_compacted(std::int64_t rev) {
   if (rev <= compacted_) return errc::compacted;
   if (rev > current_) return errc::future_revision;

@@ -76,6 +76,23 @@ class kv_store {
   const std::vector<change>& changes() const { return changes_; }
   // Ends the group; returns the current revision.
   std::int64_t end_write();
+  // Undoes the open group instead (its record could not be written): every change is unlinked and freed,
+  // keys it created leave the indexes, and the revision is what it was before begin_write().
+  void abort_write();
+
+  // ---- restoring a snapshot ----
+  // Appends a version to `key`'s chain (oldest first). REQUIRES: versions come in revision order per key.
+  void restore_version(std::string_view key, revision rev, std::int64_t create_revision, std::int64_t version,
+                       std::int64_t lease, std::string_view value);
+  void restore_revisions(std::int64_t current, std::int64_t compacted) {
+    current_ = current;
+    compacted_ = compacted;
+  }
+  // Calls f(entry) for every key with retained history, in key order.
+  template <class F>
+  void for_each_entry(F&& f) const {
+    for (auto p = ordered_.begin(); p != ordered_.end(); ordered_.next(p)) f(*ordered_.at(p));
+  }
 
   // ---- compaction ----
   // Records `rev` as the compacted revision. Fails with compacted (rev <= compacted revision) or

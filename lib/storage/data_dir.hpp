@@ -1,0 +1,99 @@
+// A data directory: the write-ahead log, snapshots and the writer's lock.
+//
+//   snap-N.snap   the whole state after every record of the segments before N
+//   wal-N.log     records appended after snap-N, until snap-(N+1) is taken
+//   LOCK          flock()ed by the one writer; holds its pid
+//
+// Opening loads the newest snapshot and replays the segments from its number on. A torn last record of
+// the last segment is cut off (and logged); any other damage fails the open with errc::corrupt and
+// last_error_detail() naming the file and offset. Nothing is returned from a record whose checksum fails.
+//
+// Appends: a failed append is cut back off the file, so the log never holds half a record; if that cut
+// fails too, or a sync fails, the directory is poisoned: every later append fails with errc::io_error.
+//
+// Thread safety: append(), snapshot() and wants_snapshot() under the store's write lock; sync_to() from
+// any thread (group commit: concurrent callers share one fsync).
+#pragma once
+
+#include "leasekv/env.hpp"
+#include "leasekv/error.hpp"
+#include "storage/records.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace spdlog {
+class logger;
+}
+
+namespace leasekv::storage {
+
+// What recovery hands back, record by record, in order: the snapshot's meta, keys and leases, then the
+// log's entries. A callback's error stops the open (as errc::corrupt, with the record's place).
+struct recovery_sink {
+  std::function<bool(const snap_meta_record&)> meta;
+  std::function<bool(const snap_key_record&)> key;
+  std::function<bool(std::int64_t id, std::int64_t ttl_ms, std::int64_t deadline_wall_ms)> lease;
+  std::function<bool(const entry_record&)> entry;
+};
+
+struct data_dir_options {
+  bool read_only = false;
+  std::chrono::milliseconds lock_timeout{0};
+  std::uint64_t snapshot_after_bytes = 64ull << 20;
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+class data_dir {
+ public:
+  // Opens `path` (creating it, with an empty snapshot carrying `fresh`, if it holds none).
+  static result<std::unique_ptr<data_dir>> open(std::shared_ptr<env> e, std::string path, const data_dir_options& o,
+                                                const snap_meta_record& fresh, const recovery_sink& sink);
+  ~data_dir();
+
+  // Appends one record; returns its log sequence number for sync_to().
+  result<std::uint64_t> append(std::string_view body);
+  // Makes every record up to `lsn` durable.
+  result<void> sync_to(std::uint64_t lsn);
+  bool poisoned() const { return poisoned_.load(std::memory_order_acquire); }
+
+  // True when the current segment has grown past snapshot_after_bytes.
+  bool wants_snapshot() const;
+  // Writes a snapshot of the current state (`produce` emits record bodies through its argument), then
+  // starts a new segment and removes the files the snapshot supersedes. On failure nothing changes.
+  result<void> snapshot(const std::function<void(const std::function<void(std::string_view)>&)>& produce);
+
+  const std::string& path() const { return path_; }
+  std::uint64_t segment() const { return seq_; }
+
+ private:
+  data_dir(std::shared_ptr<env> e, std::string path, const data_dir_options& o);
+  result<void> start_segment(std::uint64_t seq);
+
+  const std::shared_ptr<env> env_;
+  const std::string path_;
+  const data_dir_options opts_;
+  std::unique_ptr<file_lock> lock_;
+
+  std::uint64_t seq_ = 0;                 // the current segment
+  std::shared_ptr<writable_file> file_;   // guarded by file_mu_ for sync_to's readers
+  std::mutex file_mu_;
+  std::atomic<std::uint64_t> appended_{0};
+  std::atomic<std::uint64_t> synced_{0};
+  std::mutex sync_mu_;                    // one fsync at a time
+  std::atomic<bool> poisoned_{false};
+};
+
+std::string wal_name(std::uint64_t seq);
+std::string snap_name(std::uint64_t seq);
+
+// Checks every file of a data directory without opening a store: returns one line per problem found
+// ("wal-...log: checksum mismatch at offset N"), empty if it is sound. A torn tail is reported too.
+result<std::vector<std::string>> check(env& e, const std::string& path);
+
+}  // namespace leasekv::storage

@@ -1,0 +1,160 @@
+// The store's implementation: the MVCC store, the lessor, the watch hub and the data directory under one
+// readers-writer lock, and the write path that keeps them in step.
+//
+// Every write follows one path, under the write lock:
+//   1. apply to memory (a kv write group, a lessor change);
+//   2. commit(): append the effects to the log; if that fails, undo step 1 and fail the call;
+//   3. after_write(): lease attachments and watchers see the committed changes;
+//   4. maybe_snapshot(), once the whole operation is done;
+// then, after the lock is released, durable() waits for the group commit's fsync (per-write policy syncs
+// inside commit()).
+#pragma once
+
+#include "leasekv/session.hpp"
+#include "leasekv/store.hpp"
+
+#include "base/mutex.hpp"
+#include "lease/lessor.hpp"
+#include "mvcc/kv_store.hpp"
+#include "storage/data_dir.hpp"
+#include "store/expiry_driver.hpp"
+#include "store/validate.hpp"
+#include "watch/watch_hub.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace leasekv {
+
+namespace detail {
+// A random non-zero id (cluster, member and lease ids).
+std::uint64_t random_id();
+}  // namespace detail
+
+struct keep_alive::state {
+  lease_id id = no_lease;
+  std::chrono::milliseconds interval{0};
+  boost::asio::any_io_executor executor;
+  keep_alive_handler handler;
+  std::recursive_mutex mu;  // held while the handler runs; recursive so it may cancel itself
+  std::atomic<bool> cancelled{false};
+
+  // Posts one call of the handler. It does not run if the stream is cancelled before it starts.
+  static void deliver(const std::shared_ptr<state>& s, boost::system::error_code ec, lease_keep_alive_response r) {
+    boost::asio::post(s->executor, [s, ec, r = std::move(r)] {
+      std::lock_guard lock(s->mu);
+      if (s->cancelled.load(std::memory_order_acquire)) return;
+      s->handler(ec, r);
+    });
+  }
+};
+
+// Holds the store's lock exclusively for a caller's write, counting the writers still waiting for it so
+// that long background work (an expiry storm) can step aside between its batches.
+class LEASEKV_SCOPED_CAPABILITY write_lock {
+ public:
+  write_lock(base::shared_mutex& mu, std::atomic<int>& waiting) LEASEKV_ACQUIRE(mu) : mu_(mu) {
+    waiting.fetch_add(1, std::memory_order_relaxed);
+    mu_.lock();
+    waiting.fetch_sub(1, std::memory_order_relaxed);
+  }
+  ~write_lock() LEASEKV_RELEASE() { mu_.unlock(); }
+  write_lock(const write_lock&) = delete;
+  write_lock& operator=(const write_lock&) = delete;
+
+ private:
+  base::shared_mutex& mu_;
+};
+
+struct store::impl final : lease::key_deleter {
+  explicit impl(options o);
+
+  response_header header(std::int64_t rev) const { return {cluster_id, member_id, rev, raft_term}; }
+  bool lease_known(lease_id id) const LEASEKV_REQUIRES_SHARED(mu) { return lessor.find(id) != nullptr; }
+  result<void> check_open() const {
+    if (closed.load(std::memory_order_acquire)) return errc::closed;
+    return BOOST_OUTCOME_V2_NAMESPACE::success();
+  }
+  result<void> check_writable() const {
+    BOOST_OUTCOME_TRYV(check_open());
+    if (opts.read_only) return errc::read_only;
+    return BOOST_OUTCOME_V2_NAMESPACE::success();
+  }
+
+  // ---- the write path (store.cpp, persistence.cpp) ----
+  void after_write() LEASEKV_REQUIRES(mu);
+  // Appends `rec` (plus the open write group's changes, if `group`) to the log. On failure the group is
+  // undone and the error returned. In memory-only mode it only records nothing. Sets last_lsn.
+  result<void> commit(storage::entry_record rec, bool group) LEASEKV_REQUIRES(mu);
+  void maybe_snapshot() LEASEKV_REQUIRES(mu);
+  result<void> durable(std::uint64_t lsn) LEASEKV_EXCLUDES(mu);
+  result<void> recover() LEASEKV_NO_THREAD_SAFETY_ANALYSIS;  // before start(): no other thread yet
+  std::int64_t to_wall_ms(clock::time_point t) const;
+  clock::time_point from_wall_ms(std::int64_t ms) const;
+
+  // ---- leases (store_leases.cpp) ----
+  result<void> delete_lease_keys(lease_id id, const std::vector<std::string>& sorted_keys) override
+      LEASEKV_NO_THREAD_SAFETY_ANALYSIS;
+  // Renews `id` at `now` and records it; an expired lease is revoked instead (lease_not_found).
+  result<const lease::lease_record*> renew(lease_id id, clock::time_point now) LEASEKV_REQUIRES(mu);
+  lease_keep_alive_response keep_alive_response(const lease::lease_record& rec) const LEASEKV_REQUIRES_SHARED(mu);
+  void end_keep_alives(lease_id id) LEASEKV_REQUIRES(mu);
+  void schedule_renewal(std::shared_ptr<keep_alive::state> s, clock::time_point at) LEASEKV_REQUIRES(mu);
+  void renew_next(clock::time_point at) LEASEKV_REQUIRES(mu);
+  void process_due(clock::time_point target) LEASEKV_EXCLUDES(mu);
+  std::optional<clock::time_point> next_timed() const LEASEKV_REQUIRES_SHARED(mu);
+  void run_next_timed() LEASEKV_REQUIRES(mu);
+  void let_writers_through() const LEASEKV_EXCLUDES(mu);
+  std::optional<clock::time_point> next_event() const LEASEKV_EXCLUDES(mu);
+  void start() LEASEKV_NO_THREAD_SAFETY_ANALYSIS;
+  void poke(clock::time_point deadline) {
+    if (driver) driver->poke(deadline);
+  }
+
+  // ---- transactions (store.cpp) ----
+  result<void> check_puts(const txn_request& t, const std::vector<bool>& path, std::size_t& i) const
+      LEASEKV_REQUIRES_SHARED(mu);
+  result<void> check_ranges(const txn_request& t, const std::vector<bool>& path, std::size_t& i) const
+      LEASEKV_REQUIRES_SHARED(mu);
+  void apply(const txn_request& t, const std::vector<bool>& path, std::size_t& i, txn_response& out)
+      LEASEKV_REQUIRES(mu);
+
+  // Constant after open.
+  const options opts;
+  const std::shared_ptr<clock> clk;
+  std::uint64_t cluster_id;  // from the data directory when there is one
+  std::uint64_t member_id;
+  const std::uint64_t raft_term = 2;
+  const detail::limits lim;
+
+  mutable base::shared_mutex mu;
+  std::atomic<int> waiting_writers{0};  // callers blocked in write_lock
+  mvcc::kv_store kv LEASEKV_GUARDED_BY(mu);
+  lease::lessor lessor LEASEKV_GUARDED_BY(mu);
+  // Keep-alive streams by next renewal time (ties in creation order).
+  std::map<std::pair<clock::time_point, std::uint64_t>, std::shared_ptr<keep_alive::state>> renewals
+      LEASEKV_GUARDED_BY(mu);
+  std::uint64_t renewal_seq LEASEKV_GUARDED_BY(mu) = 0;
+  // Watchers with progress_notify, by next notification time.
+  std::map<std::pair<clock::time_point, std::uint64_t>, std::weak_ptr<watcher::state>> progress_timers
+      LEASEKV_GUARDED_BY(mu);
+  std::shared_ptr<detail::watch_hub> hub;  // set by start(); then constant
+
+  std::unique_ptr<storage::data_dir> dir;  // null in memory-only mode
+  std::uint64_t last_lsn LEASEKV_GUARDED_BY(mu) = 0;
+
+  base::mutex compaction_mu;  // one compaction at a time; taken before mu
+
+  std::atomic<bool> closed{false};
+  std::unique_ptr<manual_clock::subscription> subscription;
+  std::unique_ptr<detail::expiry_driver> driver;
+};
+
+}  // namespace leasekv

@@ -1,0 +1,333 @@
+// The store's lease calls, keep-alive streams, and the processing of everything that comes due in time.
+#include "store/store_impl.hpp"
+
+#include <boost/asio/system_executor.hpp>
+
+#include <algorithm>
+#include <thread>
+
+namespace leasekv {
+
+namespace {
+
+std::int64_t whole_seconds(std::chrono::milliseconds d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
+
+storage::lease_op_record lease_op(storage::lease_op_kind kind, lease_id id) {
+  storage::lease_op_record op;
+  op.kind = kind;
+  op.id = id;
+  return op;
+}
+
+}  // namespace
+
+// key_deleter: the lessor revoking a lease. It runs inside lessor calls made under `mu`.
+result<void> store::impl::delete_lease_keys(lease_id id, const std::vector<std::string>& sorted_keys) {
+  kv.begin_write();
+  for (const auto& k : sorted_keys) kv.delete_range(key_range(k), nullptr);
+  storage::entry_record rec;
+  rec.lease_ops.push_back(lease_op(storage::lease_op_kind::revoke, id));
+  BOOST_OUTCOME_TRYV(commit(std::move(rec), true));
+  kv.end_write();
+  after_write();
+  end_keep_alives(id);
+  return BOOST_OUTCOME_V2_NAMESPACE::success();
+}
+
+result<const lease::lease_record*> store::impl::renew(lease_id id, clock::time_point now) {
+  const lease::lease_record* rec = lessor.find(id);
+  if (rec == nullptr) return errc::lease_not_found;
+  if (rec->expires_at <= now) {
+    // Expired, not yet revoked: revoke it now; it is never resurrected.
+    BOOST_OUTCOME_TRYV(lessor.revoke(id));
+    return errc::lease_not_found;
+  }
+  const clock::time_point before = rec->expires_at;
+  BOOST_OUTCOME_TRY(renewed, lessor.renew(id, now));
+  auto op = lease_op(storage::lease_op_kind::renew, id);
+  op.deadline_wall_ms = to_wall_ms(renewed->expires_at);
+  storage::entry_record r;
+  r.lease_ops.push_back(op);
+  if (auto c = commit(std::move(r), false); !c) {
+    lessor.set_deadline(id, before);
+    return c.error();
+  }
+  return renewed;
+}
+
+lease_keep_alive_response store::impl::keep_alive_response(const lease::lease_record& rec) const {
+  lease_keep_alive_response out;
+  out.header = header(kv.current_revision());
+  out.id = rec.id;
+  out.granted = rec.ttl;
+  out.ttl = whole_seconds(rec.ttl);
+  return out;
+}
+
+// The lease of these streams is gone: each gets lease_not_found once and stops.
+void store::impl::end_keep_alives(lease_id id) {
+  if (renewals.empty()) return;
+  for (auto it = renewals.begin(); it != renewals.end();) {
+    if (it->second->id != id) {
+      ++it;
+      continue;
+    }
+    lease_keep_alive_response gone;
+    gone.header = header(kv.current_revision());
+    gone.id = id;
+    keep_alive::state::deliver(it->second, errc::lease_not_found, std::move(gone));
+    it = renewals.erase(it);
+  }
+}
+
+void store::impl::schedule_renewal(std::shared_ptr<keep_alive::state> s, clock::time_point at) {
+  renewals.emplace(std::make_pair(at, renewal_seq++), std::move(s));
+}
+
+// Renews the earliest keep-alive stream at its scheduled time `at`.
+void store::impl::renew_next(clock::time_point at) {
+  auto node = renewals.extract(renewals.begin());
+  std::shared_ptr<keep_alive::state> s = std::move(node.mapped());
+  if (s->cancelled.load(std::memory_order_acquire)) return;
+  auto rec = renew(s->id, at);
+  if (!rec) {
+    // lease_not_found: end_keep_alives() told the stream already. Anything else (a failed write) ends it.
+    if (rec.error() != errc::lease_not_found) {
+      lease_keep_alive_response failed;
+      failed.id = s->id;
+      keep_alive::state::deliver(s, rec.error(), std::move(failed));
+    }
+    return;
+  }
+  keep_alive::state::deliver(s, {}, keep_alive_response(*rec.value()));
+  const clock::time_point next = at + s->interval;
+  schedule_renewal(std::move(s), next);
+}
+
+// Handles everything due by `target` in time order: lease expiries (at most expiry_batch leases per hold
+// of the lock), keep-alive renewals and progress notifications, each at its own scheduled time. At equal
+// times the expiry comes first: a lease is expired once its deadline is reached.
+void store::impl::process_due(clock::time_point target) {
+  if (opts.read_only) return;  // the writer expires leases; a reader only reads
+  std::vector<lease_id> due;
+  for (;;) {
+    due.clear();
+    std::uint64_t lsn = 0;
+    {
+      base::lock_guard lock(mu);
+      const std::optional<clock::time_point> timed = next_timed();
+      const clock::time_point limit = timed && *timed < target ? *timed : target;
+      if (!lessor.pop_due(limit, due)) {
+        if (!timed || *timed > target) return;
+        run_next_timed();
+        maybe_snapshot();
+        lsn = last_lsn;
+      }
+    }
+    const std::size_t batch = std::max<std::size_t>(1, opts.expiry_batch);
+    for (std::size_t i = 0; i < due.size(); i += batch) {
+      {
+        base::lock_guard lock(mu);
+        for (std::size_t j = i; j < std::min(due.size(), i + batch); ++j) {
+          // A keep-alive may have revoked it meanwhile (its deadline had passed). A failed write leaves
+          // the lease to be retried by the lessor.
+          if (lessor.find(due[j]) != nullptr) (void)lessor.revoke(due[j]);
+        }
+        maybe_snapshot();
+        lsn = last_lsn;
+      }
+      (void)durable(lsn);
+      let_writers_through();
+    }
+    if (due.empty()) (void)durable(lsn);
+  }
+}
+
+// The earliest keep-alive renewal or progress notification.
+std::optional<clock::time_point> store::impl::next_timed() const {
+  std::optional<clock::time_point> at;
+  if (!renewals.empty()) at = renewals.begin()->first.first;
+  if (!progress_timers.empty() && (!at || progress_timers.begin()->first.first < *at)) {
+    at = progress_timers.begin()->first.first;
+  }
+  return at;
+}
+
+void store::impl::run_next_timed() {
+  if (!progress_timers.empty() &&
+      (renewals.empty() || progress_timers.begin()->first.first < renewals.begin()->first.first)) {
+    auto node = progress_timers.extract(progress_timers.begin());
+    const clock::time_point at = node.key().first;
+    if (auto w = node.mapped().lock()) {
+      hub->notify_progress(kv, w);
+      progress_timers.emplace(std::make_pair(at + opts.watch_progress_interval, renewal_seq++), w);
+    }
+    return;
+  }
+  renew_next(renewals.begin()->first.first);
+}
+
+// Background work (an expiry storm, compaction) calls this between its batches: a readers-writer lock is
+// not fair, and released and taken again at once it would starve the writers waiting for it. They go
+// first; the wait is bounded.
+void store::impl::let_writers_through() const {
+  for (int spin = 0; spin < 10000 && waiting_writers.load(std::memory_order_relaxed) > 0; ++spin) {
+    std::this_thread::yield();
+  }
+}
+
+std::optional<clock::time_point> store::impl::next_event() const {
+  base::shared_lock_guard lock(mu);
+  auto at = lessor.next_event();
+  const auto timed = next_timed();
+  if (timed && (!at || *timed < *at)) at = timed;
+  return at;
+}
+
+// Starts the watch hub and the processing of what comes due: through the manual clock, or a timer.
+void store::impl::start() {
+  hub = std::make_shared<detail::watch_hub>(
+      [this](const detail::watch_hub::locked_fn& fn) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
+        write_lock lock(mu, waiting_writers);
+        fn(kv);
+      },
+      [this](std::int64_t rev) { return header(rev); }, opts.watch_max_pending_events);
+  if (clk->is_manual()) {
+    subscription = static_cast<manual_clock&>(*clk).subscribe([this](clock::time_point now) { process_due(now); });
+  } else {
+    driver = std::make_unique<detail::expiry_driver>(
+        opts.executor, [this](clock::time_point now) { process_due(now); }, [this] { return next_event(); }, *clk);
+  }
+}
+
+// ---- the public lease calls ----
+
+result<lease_grant_response> store::grant(std::chrono::milliseconds ttl, lease_id id) {
+  BOOST_OUTCOME_TRYV(impl_->check_writable());
+  lease_grant_response out;
+  clock::time_point deadline;
+  std::uint64_t lsn = 0;
+  {
+    write_lock lock(impl_->mu, impl_->waiting_writers);
+    auto& lessor = impl_->lessor;
+    if (id == no_lease) {
+      // Unique, positive, non-zero, and not a counter (etcd's ids look random too).
+      do {
+        id = static_cast<lease_id>(detail::random_id() & 0x7fffffffffffffffULL);
+      } while (id == no_lease || lessor.find(id) != nullptr);
+    }
+    BOOST_OUTCOME_TRY(rec, lessor.grant(id, ttl, impl_->clk->now()));
+    auto op = lease_op(storage::lease_op_kind::grant, id);
+    op.ttl_ms = rec->ttl.count();
+    op.deadline_wall_ms = impl_->to_wall_ms(rec->expires_at);
+    storage::entry_record r;
+    r.lease_ops.push_back(op);
+    if (auto c = impl_->commit(std::move(r), false); !c) {
+      lessor.forget(id);
+      return c.error();
+    }
+    out.header = impl_->header(impl_->kv.current_revision());
+    out.id = rec->id;
+    out.granted = rec->ttl;
+    out.ttl = whole_seconds(rec->ttl);
+    deadline = rec->expires_at;
+    impl_->maybe_snapshot();
+    lsn = impl_->last_lsn;
+  }
+  BOOST_OUTCOME_TRYV(impl_->durable(lsn));
+  impl_->poke(deadline);
+  return out;
+}
+
+result<lease_revoke_response> store::revoke(lease_id id) {
+  BOOST_OUTCOME_TRYV(impl_->check_writable());
+  lease_revoke_response out;
+  std::uint64_t lsn = 0;
+  {
+    write_lock lock(impl_->mu, impl_->waiting_writers);
+    BOOST_OUTCOME_TRYV(impl_->lessor.revoke(id));
+    out.header = impl_->header(impl_->kv.current_revision());
+    impl_->maybe_snapshot();
+    lsn = impl_->last_lsn;
+  }
+  BOOST_OUTCOME_TRYV(impl_->durable(lsn));
+  return out;
+}
+
+result<lease_keep_alive_response> store::keep_alive_once(lease_id id) {
+  BOOST_OUTCOME_TRYV(impl_->check_writable());
+  lease_keep_alive_response out;
+  std::uint64_t lsn = 0;
+  {
+    write_lock lock(impl_->mu, impl_->waiting_writers);
+    BOOST_OUTCOME_TRY(rec, impl_->renew(id, impl_->clk->now()));
+    out = impl_->keep_alive_response(*rec);
+    impl_->maybe_snapshot();
+    lsn = impl_->last_lsn;
+  }
+  BOOST_OUTCOME_TRYV(impl_->durable(lsn));
+  return out;
+}
+
+result<std::unique_ptr<keep_alive>> start_keep_alive(store& st, lease_id id, boost::asio::any_io_executor ex,
+                                                     keep_alive_handler handler) {
+  auto& impl = *st.impl_;
+  BOOST_OUTCOME_TRYV(impl.check_writable());
+  auto s = std::make_shared<keep_alive::state>();
+  s->id = id;
+  s->executor = ex ? std::move(ex) : boost::asio::any_io_executor(boost::asio::system_executor());
+  s->handler = std::move(handler);
+  clock::time_point next;
+  std::uint64_t lsn = 0;
+  {
+    write_lock lock(impl.mu, impl.waiting_writers);
+    const clock::time_point now = impl.clk->now();
+    BOOST_OUTCOME_TRY(rec, impl.renew(id, now));
+    // etcd's client renews every TTL/3.
+    s->interval = std::max(std::chrono::milliseconds(1), rec->ttl / 3);
+    keep_alive::state::deliver(s, {}, impl.keep_alive_response(*rec));
+    next = now + s->interval;
+    impl.schedule_renewal(s, next);
+    lsn = impl.last_lsn;
+  }
+  BOOST_OUTCOME_TRYV(impl.durable(lsn));
+  impl.poke(next);
+  return std::make_unique<keep_alive>(std::move(s));
+}
+
+lease_id keep_alive::id() const { return state_->id; }
+
+void keep_alive::cancel() {
+  std::lock_guard lock(state_->mu);  // waits for a handler in progress (unless called from it)
+  state_->cancelled.store(true, std::memory_order_release);
+}
+
+result<lease_time_to_live_response> store::time_to_live(lease_id id, time_to_live_options o) {
+  BOOST_OUTCOME_TRYV(impl_->check_open());
+  base::shared_lock_guard lock(impl_->mu);
+  lease_time_to_live_response out;
+  out.header = impl_->header(impl_->kv.current_revision());
+  out.id = id;
+  const lease::lease_record* rec = impl_->lessor.find(id);
+  if (rec == nullptr) return out;  // ttl -1, granted 0: etcd's answer for an unknown lease
+  out.remaining = std::chrono::duration_cast<std::chrono::milliseconds>(rec->expires_at - impl_->clk->now());
+  out.ttl = whole_seconds(out.remaining);
+  out.granted = rec->ttl;
+  out.granted_ttl = whole_seconds(rec->ttl);
+  if (o.keys) {
+    out.keys.assign(rec->keys.begin(), rec->keys.end());
+    std::sort(out.keys.begin(), out.keys.end());
+  }
+  return out;
+}
+
+result<lease_leases_response> store::leases() {
+  BOOST_OUTCOME_TRYV(impl_->check_open());
+  base::shared_lock_guard lock(impl_->mu);
+  lease_leases_response out;
+  out.header = impl_->header(impl_->kv.current_revision());
+  for (const auto* rec : impl_->lessor.by_deadline()) out.leases.push_back({rec->id});
+  return out;
+}
+
+}  // namespace leasekv
