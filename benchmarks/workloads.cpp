@@ -1,7 +1,8 @@
 // The workload runner: the standard workloads on an in-memory store, one JSON line each.
 //
 //   leasekv_workloads [--keys N] [--ranges N] [--leases N] [--storm-leases N] [--storm-keys N] [--seed S]
-//                     [--watch-events N] [--only kv|lease|watch]
+//                     [--watch-events N] [--durable-puts N] [--durable-keys N] [--dir D]
+//                     [--only kv|lease|watch|durable]
 //
 // Workloads (defaults: 1,000,000 keys, 10,000 ranges, 1,000,000 leases, a storm of 10,000 x 10):
 //   put        put N new keys /registry/pods/%08d in shuffled order, 64-byte values
@@ -17,14 +18,20 @@
 //              on one delivery thread), from the first put until the last event is handled
 //   put_idle_watchers  put latency with no watcher, and with 1,000 idle watchers of other keys
 //              (single keys, and prefixes)
+//   durable_put_<policy>_<T>  puts per second into a data directory (--dir, default under /tmp) with sync
+//              per write and group commit, from T = 1, 4, 16 threads
+//   open_durable   the time to open a data directory holding K keys (--durable-keys, default 1,000,000),
+//              and its bytes on disk per key
 #include <leasekv/leasekv.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <fmt/core.h>
 #include <malloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <chrono>
 #include <cstdlib>
 #include <numeric>
@@ -142,6 +149,54 @@ int storm(std::size_t leases, std::size_t keys_per_lease) {
   return left == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+std::uint64_t dir_bytes(const std::string& dir) {
+  std::uint64_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) n += e.is_regular_file() ? e.file_size() : 0;
+  return n;
+}
+
+int durable_workloads(const std::string& base, std::size_t puts, std::size_t keys) {
+  const std::string value(64, 'v');
+  for (const auto policy : {leasekv::sync_policy::per_write, leasekv::sync_policy::group_commit}) {
+    for (const int threads : {1, 4, 16}) {
+      const std::string dir = base + "/puts";
+      std::filesystem::remove_all(dir);
+      auto store = leasekv::store::open({.data_dir = dir, .sync = policy}).value();
+      const std::size_t per_thread = std::max<std::size_t>(1, puts / static_cast<std::size_t>(threads));
+      const auto t0 = bench_clock::now();
+      std::vector<std::thread> ts;
+      for (int t = 0; t < threads; ++t) {
+        ts.emplace_back([&, t] {
+          for (std::size_t i = 0; i < per_thread; ++i) store->put(fmt::format("/t{}/{:08d}", t, i), value).value();
+        });
+      }
+      for (auto& t : ts) t.join();
+      const double secs = std::chrono::duration<double>(bench_clock::now() - t0).count();
+      const std::size_t n = per_thread * static_cast<std::size_t>(threads);
+      fmt::print("{{\"workload\":\"durable_put_{}_{}\",\"threads\":{},\"puts\":{},\"puts_per_sec\":{:.0f}}}\n",
+                 policy == leasekv::sync_policy::per_write ? "per_write" : "group_commit", threads, threads, n,
+                 static_cast<double>(n) / secs);
+      std::fflush(stdout);
+    }
+  }
+  const std::string dir = base + "/open";
+  std::filesystem::remove_all(dir);
+  {
+    auto store = leasekv::store::open({.data_dir = dir, .sync = leasekv::sync_policy::none}).value();
+    for (std::size_t i = 0; i < keys; ++i) store->put(pod_key(i), value).value();
+  }
+  const auto t0 = bench_clock::now();
+  auto store = leasekv::store::open({.data_dir = dir}).value();
+  const auto d = bench_clock::now() - t0;
+  if (store->revision() != static_cast<std::int64_t>(keys) + 1) return EXIT_FAILURE;
+  fmt::print("{{\"workload\":\"open_durable\",\"keys\":{},\"open_ms\":{:.1f},\"disk_bytes_per_key\":{:.1f}}}\n", keys,
+             std::chrono::duration<double, std::milli>(d).count(),
+             static_cast<double>(dir_bytes(dir)) / static_cast<double>(keys));
+  store.reset();
+  std::filesystem::remove_all(base);
+  return EXIT_SUCCESS;
+}
+
 int watch_workloads(std::size_t scale) {
   for (const std::size_t watchers : {std::size_t{1}, std::size_t{100}, std::size_t{1000}}) {
     auto store = leasekv::store::open({}).value();
@@ -200,6 +255,11 @@ int main(int argc, char** argv) {
   std::mt19937_64 lease_rng(arg(argc, argv, "--seed", 42));
   const std::size_t watch_scale = arg(argc, argv, "--watch-events", 2000000);
   if (only == "watch") return watch_workloads(watch_scale);
+  std::string dir(arg_text(argc, argv, "--dir"));
+  if (dir.empty()) dir = (std::filesystem::temp_directory_path() / fmt::format("leasekv-bench-{}", ::getpid())).string();
+  const std::size_t durable_puts = arg(argc, argv, "--durable-puts", 4000);
+  const std::size_t durable_keys = arg(argc, argv, "--durable-keys", 1000000);
+  if (only == "durable") return durable_workloads(dir, durable_puts, durable_keys);
   if (only == "lease") {
     if (lease_workloads(arg(argc, argv, "--leases", 1000000), lease_rng) != EXIT_SUCCESS) return EXIT_FAILURE;
     return storm(arg(argc, argv, "--storm-leases", 10000), arg(argc, argv, "--storm-keys", 10));
@@ -265,5 +325,6 @@ int main(int argc, char** argv) {
   if (storm(arg(argc, argv, "--storm-leases", 10000), arg(argc, argv, "--storm-keys", 10)) != EXIT_SUCCESS) {
     return EXIT_FAILURE;
   }
-  return watch_workloads(watch_scale);
+  if (watch_workloads(watch_scale) != EXIT_SUCCESS) return EXIT_FAILURE;
+  return durable_workloads(dir, durable_puts, durable_keys);
 }

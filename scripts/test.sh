@@ -36,6 +36,6 @@ cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLEASEKV_BUILD_TE
   -DLEASEKV_WERROR=ON >/dev/null
 cmake --build build/bench -j "$jobs"
 build/bench/benchmarks/leasekv_workloads --keys 20000 --ranges 200 --leases 20000 --storm-leases 200 --storm-keys 5 \
-  --watch-events 20000
+  --watch-events 20000 --durable-puts 200 --durable-keys 20000
 
 stage "all stages passed"

@@ -45,7 +45,8 @@ class env {
   virtual result<std::unique_ptr<writable_file>> open_append(const std::string& path) = 0;
   virtual result<void> rename(const std::string& from, const std::string& to) = 0;
   virtual result<void> remove(const std::string& path) = 0;
-  virtual result<void> create_dir(const std::string& path) = 0;  // succeeds if it exists
+  // Creates the directory and any missing parents; succeeds if it exists.
+  virtual result<void> create_dir(const std::string& path) = 0;
   // Makes the directory's entries (creations, renames, removals) durable.
   virtual result<void> sync_dir(const std::string& path) = 0;
   // The names (not paths) of the directory's entries.

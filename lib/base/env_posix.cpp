@@ -104,6 +104,10 @@ class posix_env final : public env {
     return BOOST_OUTCOME_V2_NAMESPACE::success();
   }
   result<void> create_dir(const std::string& path) override {
+    // Each missing parent first, as mkdir -p (and etcd's data directory) does.
+    for (std::size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+      if (::mkdir(path.substr(0, slash).c_str(), 0755) != 0 && errno != EEXIST) return last_errno();
+    }
     if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return last_errno();
     return BOOST_OUTCOME_V2_NAMESPACE::success();
   }

@@ -5,14 +5,20 @@
 
 namespace leasekv {
 
+// Wall-clock deadlines are kept in milliseconds: 9e9 s (the largest TTL) past the epoch does not fit in
+// int64 nanoseconds.
 std::int64_t store::impl::to_wall_ms(clock::time_point t) const {
-  const auto wall = clk->wall_now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(t - clk->now());
-  return std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count();
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  const std::int64_t now_ms = duration_cast<milliseconds>(clk->wall_now().time_since_epoch()).count();
+  return now_ms + duration_cast<milliseconds>(t - clk->now()).count();
 }
 
 clock::time_point store::impl::from_wall_ms(std::int64_t ms) const {
-  const auto wall = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
-  return clk->now() + std::chrono::duration_cast<clock::duration>(wall - clk->wall_now());
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  const std::int64_t now_ms = duration_cast<milliseconds>(clk->wall_now().time_since_epoch()).count();
+  return clk->now() + milliseconds(ms - now_ms);
 }
 
 result<void> store::impl::commit(storage::entry_record rec, bool group) {
@@ -79,24 +85,25 @@ void store::impl::maybe_snapshot() {
   if (!r && opts.logger) opts.logger->error("{}: snapshot failed (the log keeps growing): {}", opts.data_dir, r.error().message());
 }
 
+// Runs inside store::open, before any other thread can see the store: the lock is not needed.
 result<void> store::impl::recover() {
   storage::recovery_sink sink;
-  sink.meta = [this](const storage::snap_meta_record& m) {
+  sink.meta = [this](const storage::snap_meta_record& m) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
     kv.restore_revisions(m.revision, m.compacted_revision);
     cluster_id = m.cluster_id;
     member_id = m.member_id;
     return true;
   };
-  sink.key = [this](const storage::snap_key_record& k) {
+  sink.key = [this](const storage::snap_key_record& k) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
     for (const auto& v : k.versions) {
       kv.restore_version(k.key, {v.mod_main, v.mod_sub}, v.create_revision, v.version, v.lease, v.value);
     }
     return true;
   };
-  sink.lease = [this](std::int64_t id, std::int64_t ttl_ms, std::int64_t deadline_wall_ms) {
+  sink.lease = [this](std::int64_t id, std::int64_t ttl_ms, std::int64_t deadline_wall_ms) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
     return lessor.restore(id, std::chrono::milliseconds(ttl_ms), from_wall_ms(deadline_wall_ms)).has_value();
   };
-  sink.entry = [this](const storage::entry_record& rec) {
+  sink.entry = [this](const storage::entry_record& rec) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
     if (!rec.changes.empty()) {
       kv.begin_write();
       for (const auto& c : rec.changes) {

@@ -43,7 +43,7 @@ std::string state_of(store& s) {
 void workload(store& s) {
   auto l = s.grant(30s).value().id;
   s.put("/tmp/pid", "2187", {.lease = l}).value();
-  for (int i = 0; i < 20; ++i) s.put("k" + std::to_string(i % 5), std::string(i, 'x')).value();
+  for (int i = 0; i < 20; ++i) s.put("k" + std::to_string(i % 5), std::string(static_cast<std::size_t>(i), 'x')).value();
   s.delete_range(prefix("k1")).value();
   s.txn().then(op::put("t1", "a"), op::put("t2", "b"), op::del("k2")).commit().value();
   s.put(std::string("bin\0\xff", 5), std::string("\0\x01", 2)).value();
@@ -222,4 +222,16 @@ TEST_CASE("durability: one writer per data directory; readers open beside it", "
   CHECK(reader->put("x", "y").error() == errc::read_only);
   writer.reset();
   CHECK(store::open(f.opts).has_value());  // the lock went with the writer
+}
+
+TEST_CASE("durability: the largest TTL survives a restart without overflow", "[storage][lease]") {
+  fixture f;
+  lease_id l = 0;
+  {
+    auto s = f.open();
+    l = s->grant(max_lease_ttl).value().id;
+  }
+  auto s = f.open();
+  CHECK(s->time_to_live(l).value().granted_ttl == 9'000'000'000LL);
+  CHECK(s->time_to_live(l).value().ttl == 9'000'000'000LL);
 }
