@@ -41,6 +41,11 @@ class env {
 
   // The whole file's contents. Fails with no_such_file_or_directory if it does not exist.
   virtual result<std::string> read_file(const std::string& path) = 0;
+  // The file's contents from byte `offset` on (empty past its end).
+  virtual result<std::string> read_file_from(const std::string& path, std::uint64_t offset) {
+    BOOST_OUTCOME_TRY(all, read_file(path));
+    return offset < all.size() ? all.substr(static_cast<std::size_t>(offset)) : std::string();
+  }
   // Opens `path` for appending at its end, creating it if needed.
   virtual result<std::unique_ptr<writable_file>> open_append(const std::string& path) = 0;
   virtual result<void> rename(const std::string& from, const std::string& to) = 0;

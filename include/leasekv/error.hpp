@@ -39,6 +39,7 @@ enum class errc {
   locked = 19,             // "leasekv: data directory is locked by another writer"
   read_only = 20,          // "leasekv: store is open read-only"
   io_error = 21,           // "leasekv: a write to disk failed earlier; the store accepts no more writes"
+  stale = 22,              // "leasekv: the reader fell behind the writer's log; reopen it"
 };
 
 // Details of the last failure in this thread that an error code cannot carry: the file and offset of

@@ -173,6 +173,11 @@ class store {
   friend result<std::unique_ptr<keep_alive>> start_keep_alive(store& s, lease_id id, boost::asio::any_io_executor ex,
                                                               keep_alive_handler handler);
 
+  // For a read-only store beside a writer: applies what the writer has appended since it was opened or
+  // last refreshed (watchers see it as live events). Returns the revision. A writable or in-memory store
+  // has nothing to refresh. Fails with errc::stale if the writer's log moved on too far: reopen then.
+  result<std::int64_t> refresh();
+
   // Stops expiry processing; every later call fails with errc::closed. Nothing runs after it returns.
   // The destructor closes too.
   void close();

@@ -83,6 +83,28 @@ class posix_env final : public env {
     return out;
   }
 
+  result<std::string> read_file_from(const std::string& path, std::uint64_t offset) override {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return last_errno();
+    std::string out;
+    char buf[1 << 16];
+    auto at = static_cast<off_t>(offset);
+    for (;;) {
+      const ssize_t n = ::pread(fd, buf, sizeof buf, at);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        const auto ec = last_errno();
+        ::close(fd);
+        return ec;
+      }
+      if (n == 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+      at += n;
+    }
+    ::close(fd);
+    return out;
+  }
+
   result<std::unique_ptr<writable_file>> open_append(const std::string& path) override {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return last_errno();

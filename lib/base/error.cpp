@@ -32,6 +32,7 @@ class category final : public boost::system::error_category {
       case errc::locked: return "leasekv: data directory is locked by another writer";
       case errc::read_only: return "leasekv: store is open read-only";
       case errc::io_error: return "leasekv: a write to disk failed earlier; the store accepts no more writes";
+      case errc::stale: return "leasekv: the reader fell behind the writer's log; reopen it";
     }
     return "leasekv: unknown error " + std::to_string(value);
   }

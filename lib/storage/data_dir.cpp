@@ -178,7 +178,11 @@ result<std::unique_ptr<data_dir>> data_dir::open(std::shared_ptr<env> e, std::st
       }
     }
   }
-  if (o.read_only) return d;
+  if (o.read_only) {
+    d->seq_ = segments.empty() ? snap : segments.back();
+    d->read_offset_ = segments.empty() ? 0 : last_valid_end;
+    return d;
+  }
 
   // Ready to append: continue the last segment (cut back to its last good record), or start one.
   if (segments.empty()) {
@@ -201,7 +205,7 @@ result<std::unique_ptr<data_dir>> data_dir::open(std::shared_ptr<env> e, std::st
   // Files an interrupted snapshot left behind.
   for (const auto& t : files.temps) (void)e->remove(path + "/" + t);
   for (auto w : files.wals) {
-    if (w < snap) (void)e->remove(path + "/" + wal_name(w));
+    if (w + 1 < snap) (void)e->remove(path + "/" + wal_name(w));  // the one before snap stays for readers
   }
   for (auto s : files.snaps) {
     if (s < snap) (void)e->remove(path + "/" + snap_name(s));
@@ -258,6 +262,44 @@ result<void> data_dir::sync_to(std::uint64_t lsn) {
   return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 
+result<bool> data_dir::follow(const recovery_sink& sink) {
+  bool applied = false;
+  for (;;) {
+    const std::string name = wal_name(seq_);
+    const std::string file = path_ + "/" + name;
+    // Look for the next segment first: once it exists, this one is complete.
+    const bool moved_on = env_->exists(path_ + "/" + wal_name(seq_ + 1));
+    if (!env_->exists(file)) {
+      if (moved_on || read_offset_ > 0) return errc::stale;
+      return applied;  // the writer has not started this segment yet
+    }
+    BOOST_OUTCOME_TRY(data, env_->read_file_from(file, read_offset_));
+    std::string_view rest = data;
+    if (read_offset_ == 0) {
+      if (rest.size() < file_header_size) return applied;
+      if (rest.substr(0, 8) != wal_magic) return damaged(name, "bad magic at offset 0");
+      rest.remove_prefix(file_header_size);
+      read_offset_ = file_header_size;
+    }
+    bool sink_failed = false;
+    const scan_result r = scan_records(rest, read_offset_, true, [&](std::string_view body, std::size_t) {
+      entry_record rec;
+      if (!decode(body, rec)) return false;
+      if (!sink.entry(rec)) {
+        sink_failed = true;
+        return false;
+      }
+      applied = true;
+      return true;
+    });
+    read_offset_ += r.valid_end;
+    if (!r.error.empty()) return damaged(name, r.error);
+    if (!moved_on) return applied;
+    ++seq_;
+    read_offset_ = 0;
+  }
+}
+
 bool data_dir::wants_snapshot() const { return file_ && file_->size() > opts_.snapshot_after_bytes; }
 
 result<void> data_dir::snapshot(const std::function<void(const std::function<void(std::string_view)>&)>& produce) {
@@ -298,8 +340,10 @@ result<void> data_dir::snapshot(const std::function<void(const std::function<voi
   BOOST_OUTCOME_TRYV(start_segment(next));
   synced_.store(appended_.load(std::memory_order_acquire), std::memory_order_release);
   if (old != 0) {
-    (void)env_->remove(path_ + "/" + wal_name(old));
+    // The superseded snapshot goes; the segment just finished stays one more round for readers that are
+    // still following it (see follow()).
     (void)env_->remove(path_ + "/" + snap_name(old));
+    if (old > 1) (void)env_->remove(path_ + "/" + wal_name(old - 1));
   }
   return BOOST_OUTCOME_V2_NAMESPACE::success();
 }

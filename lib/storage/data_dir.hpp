@@ -68,6 +68,12 @@ class data_dir {
   // starts a new segment and removes the files the snapshot supersedes. On failure nothing changes.
   result<void> snapshot(const std::function<void(const std::function<void(std::string_view)>&)>& produce);
 
+  // Read-only: applies the records the writer appended since the last call (following it into new
+  // segments) through `sink.entry`. Returns whether anything was applied. An incomplete last record is
+  // not written yet: it is read next time. Fails with errc::stale if the writer removed a segment this
+  // reader had not finished (it fell more than a snapshot behind).
+  result<bool> follow(const recovery_sink& sink);
+
   const std::string& path() const { return path_; }
   std::uint64_t segment() const { return seq_; }
 
@@ -81,6 +87,7 @@ class data_dir {
   std::unique_ptr<file_lock> lock_;
 
   std::uint64_t seq_ = 0;                 // the current segment
+  std::uint64_t read_offset_ = 0;         // read-only: how much of it was applied (0: not even its header)
   std::shared_ptr<writable_file> file_;   // guarded by file_mu_ for sync_to's readers
   std::mutex file_mu_;
   std::atomic<std::uint64_t> appended_{0};

@@ -91,6 +91,11 @@ struct scan_result {
 template <class F>
 scan_result scan(std::string_view data, std::string_view magic, bool tail_may_tear, std::uint64_t& seq, F&& on_record);
 
+// The records of `data`, which starts at file offset `base` (past the header). Offsets in the result are
+// relative to `data`.
+template <class F>
+scan_result scan_records(std::string_view data, std::size_t base, bool tail_may_tear, F&& on_record);
+
 }  // namespace leasekv::storage
 
 #include "storage/records_scan.ipp"

@@ -29,15 +29,23 @@ scan_result scan(std::string_view data, std::string_view magic, bool tail_may_te
     return out;
   }
   seq = base::load_u64(data.data() + 12);
-  std::size_t off = file_header_size;
-  out.valid_end = off;
+  scan_result rest = scan_records(data.substr(file_header_size), file_header_size, tail_may_tear,
+                                  std::forward<F>(on_record));
+  rest.valid_end += file_header_size;
+  return rest;
+}
+
+template <class F>
+scan_result scan_records(std::string_view data, std::size_t base, bool tail_may_tear, F&& on_record) {
+  scan_result out;
+  std::size_t off = 0;
   while (off < data.size()) {
     const std::size_t left = data.size() - off;
     if (left < record_header_size) {
       if (tail_may_tear) {
         out.torn = true;
       } else {
-        out.error = "truncated record header at offset " + std::to_string(off);
+        out.error = "truncated record header at offset " + std::to_string(base + off);
       }
       return out;
     }
@@ -49,19 +57,19 @@ scan_result scan(std::string_view data, std::string_view magic, bool tail_may_te
       if (tail_may_tear && data.find_first_not_of('\0', off) == std::string_view::npos) {
         out.torn = true;
       } else {
-        out.error = "bad record header at offset " + std::to_string(off);
+        out.error = "bad record header at offset " + std::to_string(base + off);
       }
       return out;
     }
     if (len == 0 || len > max_record_size) {
-      out.error = "bad record length " + std::to_string(len) + " at offset " + std::to_string(off);
+      out.error = "bad record length " + std::to_string(len) + " at offset " + std::to_string(base + off);
       return out;
     }
     if (left - record_header_size < len) {
       if (tail_may_tear) {
         out.torn = true;
       } else {
-        out.error = "truncated record at offset " + std::to_string(off);
+        out.error = "truncated record at offset " + std::to_string(base + off);
       }
       return out;
     }
@@ -71,12 +79,12 @@ scan_result scan(std::string_view data, std::string_view magic, bool tail_may_te
       if (tail_may_tear && last) {
         out.torn = true;
       } else {
-        out.error = "checksum mismatch at offset " + std::to_string(off);
+        out.error = "checksum mismatch at offset " + std::to_string(base + off);
       }
       return out;
     }
-    if (!on_record(body, off)) {
-      if (out.error.empty()) out.error = "malformed record at offset " + std::to_string(off);
+    if (!on_record(body, base + off)) {
+      if (out.error.empty()) out.error = "malformed record at offset " + std::to_string(base + off);
       return out;
     }
     off += record_header_size + len;

@@ -85,6 +85,45 @@ void store::impl::maybe_snapshot() {
   if (!r && opts.logger) opts.logger->error("{}: snapshot failed (the log keeps growing): {}", opts.data_dir, r.error().message());
 }
 
+bool store::impl::apply_entry(const storage::entry_record& rec, bool live) {
+  if (!rec.changes.empty()) {
+    kv.begin_write();
+    for (const auto& c : rec.changes) {
+      if (c.kind == storage::change_kind::put) {
+        kv.put(c.key, c.value, c.lease, false, false, nullptr);
+      } else if (kv.delete_range(key_range(c.key), nullptr) != 1) {
+        kv.abort_write();
+        return false;
+      }
+    }
+    kv.end_write();
+    if (kv.current_revision() != rec.revision) return false;
+  }
+  for (const auto& op : rec.lease_ops) {
+    switch (op.kind) {
+      case storage::lease_op_kind::grant:
+        if (!lessor.restore(op.id, std::chrono::milliseconds(op.ttl_ms), from_wall_ms(op.deadline_wall_ms))) return false;
+        break;
+      case storage::lease_op_kind::renew:
+        if (lessor.find(op.id) == nullptr) return false;
+        lessor.set_deadline(op.id, from_wall_ms(op.deadline_wall_ms));
+        break;
+      case storage::lease_op_kind::revoke:
+        break;  // after the deletions' attachments are settled, below
+    }
+  }
+  if (live && !rec.changes.empty()) after_write();
+  for (const auto& op : rec.lease_ops) {
+    if (op.kind == storage::lease_op_kind::revoke) lessor.forget(op.id);
+  }
+  if (rec.compact_revision) {
+    if (!kv.set_compacted(*rec.compact_revision)) return false;
+    std::optional<std::string> resume(std::in_place);
+    while (resume) resume = kv.compact_batch(*rec.compact_revision, *resume, SIZE_MAX);
+  }
+  return true;
+}
+
 // Runs inside store::open, before any other thread can see the store: the lock is not needed.
 result<void> store::impl::recover() {
   storage::recovery_sink sink;
@@ -104,39 +143,7 @@ result<void> store::impl::recover() {
     return lessor.restore(id, std::chrono::milliseconds(ttl_ms), from_wall_ms(deadline_wall_ms)).has_value();
   };
   sink.entry = [this](const storage::entry_record& rec) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
-    if (!rec.changes.empty()) {
-      kv.begin_write();
-      for (const auto& c : rec.changes) {
-        if (c.kind == storage::change_kind::put) {
-          kv.put(c.key, c.value, c.lease, false, false, nullptr);
-        } else if (kv.delete_range(key_range(c.key), nullptr) != 1) {
-          kv.abort_write();
-          return false;
-        }
-      }
-      kv.end_write();
-      if (kv.current_revision() != rec.revision) return false;
-    }
-    for (const auto& op : rec.lease_ops) {
-      switch (op.kind) {
-        case storage::lease_op_kind::grant:
-          if (!lessor.restore(op.id, std::chrono::milliseconds(op.ttl_ms), from_wall_ms(op.deadline_wall_ms))) return false;
-          break;
-        case storage::lease_op_kind::renew:
-          if (lessor.find(op.id) == nullptr) return false;
-          lessor.set_deadline(op.id, from_wall_ms(op.deadline_wall_ms));
-          break;
-        case storage::lease_op_kind::revoke:
-          lessor.forget(op.id);
-          break;
-      }
-    }
-    if (rec.compact_revision) {
-      if (!kv.set_compacted(*rec.compact_revision)) return false;
-      std::optional<std::string> resume(std::in_place);
-      while (resume) resume = kv.compact_batch(*rec.compact_revision, *resume, SIZE_MAX);
-    }
-    return true;
+    return apply_entry(rec, false);
   };
 
   storage::snap_meta_record fresh;
@@ -163,6 +170,23 @@ result<void> store::impl::recover() {
     for (const lease::lease_record* l : lessor.by_deadline()) lessor.set_deadline(l->id, now + l->ttl);
   }
   return BOOST_OUTCOME_V2_NAMESPACE::success();
+}
+
+}  // namespace leasekv
+
+namespace leasekv {
+
+result<std::int64_t> store::refresh() {
+  BOOST_OUTCOME_TRYV(impl_->check_open());
+  write_lock lock(impl_->mu, impl_->waiting_writers);
+  if (impl_->dir && impl_->opts.read_only) {
+    storage::recovery_sink sink;
+    sink.entry = [this](const storage::entry_record& rec) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
+      return impl_->apply_entry(rec, true);
+    };
+    BOOST_OUTCOME_TRYV(impl_->dir->follow(sink));
+  }
+  return impl_->kv.current_revision();
 }
 
 }  // namespace leasekv

@@ -96,6 +96,8 @@ struct store::impl final : lease::key_deleter {
   void maybe_snapshot() LEASEKV_REQUIRES(mu);
   result<void> durable(std::uint64_t lsn) LEASEKV_EXCLUDES(mu);
   result<void> recover() LEASEKV_NO_THREAD_SAFETY_ANALYSIS;  // before start(): no other thread yet
+  // Replays one log entry; `live` (a reader following a writer) also feeds attachments and watchers.
+  bool apply_entry(const storage::entry_record& rec, bool live) LEASEKV_REQUIRES(mu);
   std::int64_t to_wall_ms(clock::time_point t) const;
   clock::time_point from_wall_ms(std::int64_t ms) const;
 

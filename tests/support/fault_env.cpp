@@ -191,6 +191,14 @@ void fault_env::crash(bool tear) {
   crash_at_ = UINT64_MAX;
 }
 
+std::shared_ptr<fault_env> fault_env::clone() {
+  std::lock_guard lock(mu_);
+  auto copy = std::make_shared<fault_env>();
+  copy->files_ = files_;
+  copy->durable_names_ = durable_names_;
+  return copy;
+}
+
 std::uint64_t fault_env::total_bytes() const {
   std::uint64_t n = 0;
   for (const auto& [p, f] : files_) n += f.data.size();

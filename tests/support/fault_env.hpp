@@ -40,6 +40,9 @@ class fault_env final : public env, public std::enable_shared_from_this<fault_en
   // Appends fail with ENOSPC once the total bytes of all files would exceed `bytes`.
   void set_space(std::uint64_t bytes) { space_ = bytes; }
 
+  // A new env with the same files (and nothing else: no locks, no fault settings).
+  std::shared_ptr<fault_env> clone();
+
   // Direct access, for damage tests.
   std::string& contents(const std::string& path) { return files_[path].data; }
   std::uint64_t total_bytes() const;
