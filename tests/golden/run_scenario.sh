@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs scenario.txt with CTL (etcdctl or leasekvctl, with its arguments) and prints the normalized
+# transcript: each command, its stdout, its "Error:" lines on stderr, its exit code.
+#   run_scenario.sh SCENARIO CTL [ARGS...]
+set -uo pipefail
+scenario=$1
+shift
+CTL=("$@")
+here=$(cd "$(dirname "$0")" && pwd)
+leases=()
+transcript=$(mktemp)
+while IFS= read -r line; do
+  [[ -z "$line" || "$line" == \#* ]] && continue
+  cmd=$line
+  for i in "${!leases[@]}"; do cmd=${cmd//\$L$((i + 1))/${leases[$i]}}; done
+  eval "set -- $cmd"
+  out=$("${CTL[@]}" "$@" </dev/null 2>"$transcript.err")
+  rc=$?
+  printf '$ %s\n' "$line" >>"$transcript"
+  [[ -n "$out" ]] && printf '%s\n' "$out" >>"$transcript"
+  grep '^Error:' "$transcript.err" | sed 's/^/stderr: /' >>"$transcript" || true
+  printf 'rc=%d\n' "$rc" >>"$transcript"
+  if [[ "$out" =~ ^lease\ ([0-9a-f]{16})\ granted ]]; then leases+=("${BASH_REMATCH[1]}"); fi
+  if [[ "$out" =~ \"ID\":([0-9]+),\"TTL\" ]]; then leases+=("$(printf '%016x' "${BASH_REMATCH[1]}")"); fi
+  if [[ "$out" =~ \"ID\"\ :\ ([0-9]+) && "$line" == "lease grant"* ]]; then leases+=("$(printf '%016x' "${BASH_REMATCH[1]}")"); fi
+done <"$scenario"
+"$here/normalize.sh" "${leases[@]}" <"$transcript"
+rm -f "$transcript" "$transcript.err"

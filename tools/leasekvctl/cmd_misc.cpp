@@ -1,0 +1,64 @@
+// version, check, endpoint status.
+#include "printer.hpp"
+
+#include "storage/data_dir.hpp"
+
+#include <fmt/format.h>
+
+namespace leasekvctl {
+
+int cmd_version(context&) {
+  out_line("etcdctl version: 3.4.23");
+  out_line("API version: 3.4");
+  out_line("leasekvctl version: 0.1.0");
+  return exit_success;
+}
+
+// Reports what is damaged in the data directory, without changing it.
+int cmd_check(context& c) {
+  auto problems = leasekv::storage::check(*leasekv::env::posix(), c.data_dir);
+  if (!problems) throw cli_error(exit_error, c.data_dir + ": " + problems.error().message());
+  if (problems.value().empty()) {
+    out_line(c.data_dir + ": ok");
+    return exit_success;
+  }
+  for (const auto& p : problems.value()) out_line(p);
+  return exit_error;
+}
+
+int cmd_endpoint(context& c) {
+  if (c.a.positional.empty() || c.a.positional[0] != "status") throw cli_error(exit_bad_args, "endpoint command supports: status");
+  auto s = open_store(c, access::read);
+  const auto r = s->get(std::string_view("\0", 1)).value();  // any read's header: the store's identity and revision
+  const auto& h = r.header;
+  switch (c.out) {
+    case format::json:
+      out_line(fmt::format("[{{\"Endpoint\":\"{}\",\"Status\":{{\"header\":{{\"cluster_id\":{},\"member_id\":{},\"revision\":{},"
+                           "\"raft_term\":{}}},\"version\":\"3.4.23\",\"leader\":{},\"raftIndex\":{},\"raftTerm\":{},"
+                           "\"raftAppliedIndex\":{}}}}}]",
+                           c.data_dir, h.cluster_id, h.member_id, h.revision, h.raft_term, h.member_id, h.revision,
+                           h.raft_term, h.revision));
+      break;
+    case format::fields:
+      out_line(fmt::format("\"ClusterID\" : {}", h.cluster_id));
+      out_line(fmt::format("\"MemberID\" : {}", h.member_id));
+      out_line(fmt::format("\"Revision\" : {}", h.revision));
+      out_line(fmt::format("\"RaftTerm\" : {}", h.raft_term));
+      out_line("\"Version\" : \"3.4.23\"");
+      out_line(fmt::format("\"Leader\" : {}", h.member_id));
+      out_line("\"IsLearner\" : false");
+      out_line(fmt::format("\"RaftIndex\" : {}", h.revision));
+      out_line(fmt::format("\"RaftTerm\" : {}", h.raft_term));
+      out_line(fmt::format("\"RaftAppliedIndex\" : {}", h.revision));
+      out_line("\"Errors\" : []");
+      out_line(fmt::format("\"Endpoint\" : {}", go_quote(c.data_dir)));
+      out_line("");
+      break;
+    default:
+      out_line(fmt::format("{}, {:x}, 3.4.23, , true, false, {}, {}, {}, ", c.data_dir, h.member_id, h.raft_term, h.revision,
+                           h.revision));
+  }
+  return exit_success;
+}
+
+}  // namespace leasekvctl

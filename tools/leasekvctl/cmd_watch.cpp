@@ -1,0 +1,122 @@
+// watch: follows the data directory as a reader beside whoever writes it, so other commands keep
+// working; a lease that passes its deadline while no writer is around is expired by briefly taking the
+// writer's role.
+#include "printer.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace leasekvctl {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Runs `cmd` once for an event, with etcdctl's ETCD_WATCH_* variables.
+void exec_for(const std::vector<std::string>& cmd, std::int64_t rev, const leasekv::watch_event& e) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("ETCD_WATCH_REVISION", std::to_string(rev).c_str(), 1);
+    ::setenv("ETCD_WATCH_EVENT_TYPE", e.type == leasekv::watch_event::kind::put ? "\"PUT\"" : "\"DELETE\"", 1);
+    ::setenv("ETCD_WATCH_KEY", go_quote(e.kv.key).c_str(), 1);
+    ::setenv("ETCD_WATCH_VALUE", go_quote(e.kv.value).c_str(), 1);
+    std::vector<char*> argv;
+    for (const auto& a : cmd) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    std::_Exit(127);
+  }
+  int status = 0;
+  if (pid > 0) ::waitpid(pid, &status, 0);
+}
+
+// True if some lease of the replica is past its deadline: a writer should revoke it.
+bool lease_due(leasekv::store& s) {
+  const auto list = s.leases();
+  if (!list || list.value().leases.empty()) return false;
+  const auto ttl = s.time_to_live(list.value().leases.front().id);
+  return ttl && ttl.value().granted_ttl != 0 && ttl.value().remaining <= 0ms;
+}
+
+}  // namespace
+
+int cmd_watch(context& c) {
+  args& a = c.a;
+  std::vector<std::string> pos = a.positional;
+  std::vector<std::string> exec = a.after_dash;
+  if (const char* k = std::getenv("ETCDCTL_WATCH_KEY"); k != nullptr && pos.empty()) pos.push_back(k);
+  if (const char* e = std::getenv("ETCDCTL_WATCH_RANGE_END"); e != nullptr && pos.size() == 1) pos.push_back(e);
+  if (pos.empty() || pos.size() > 2) throw cli_error(exit_bad_args, "bad number of arguments");
+  if (pos.size() == 2 && a.has("prefix")) throw cli_error(exit_bad_args, "`range_end` and `--prefix` are mutually exclusive");
+  if (a.has("interactive")) throw cli_error(exit_bad_feature, "interactive watch is not supported by leasekvctl yet");
+  leasekv::key_range range = a.has("prefix") ? leasekv::prefix(pos[0]) : leasekv::key_range(pos[0]);
+  if (pos.size() == 2) range.range_end = pos[1];
+  leasekv::watch_options o;
+  o.prev_kv = a.has("prev-kv");
+  try {
+    if (auto v = a.value("rev")) o.start_revision = parse_int(*v, 10);
+  } catch (const std::exception& e) {
+    throw cli_error(exit_bad_args, std::string("invalid argument: ") + e.what());
+  }
+  refuse_unsupported_format(c);
+  install_signal_handlers();
+
+  // Make sure the directory exists (a fresh one is created by a writer), then follow it as a reader.
+  open_store(c, access::read).reset();
+  leasekv::options ro;
+  ro.data_dir = c.data_dir;
+  ro.min_lease_ttl = std::chrono::seconds(2);
+  ro.read_only = true;
+  auto s = leasekv::store::open(ro);
+  if (!s) throw cli_error(exit_error, error_text(s.error()));
+  auto store = std::move(s).value();
+
+  boost::asio::io_context ioc;
+  std::mutex mu;
+  std::deque<leasekv::watch_response> pending;
+  auto w = store->watch(range, o, ioc.get_executor(), [&](const leasekv::watch_response& r) {
+    std::lock_guard lock(mu);
+    pending.push_back(r);
+  });
+  if (!w) {
+    std::fprintf(stderr, "watch was canceled (%s)\n", error_text(w.error()).c_str());
+    throw cli_error(exit_interrupted, "watch is canceled by the server");
+  }
+  auto p = make_printer(c, {.hex = c.hex, .prev_kv = o.prev_kv});
+  while (!interrupted()) {
+    ioc.restart();
+    ioc.poll();
+    std::deque<leasekv::watch_response> ready;
+    {
+      std::lock_guard lock(mu);
+      ready.swap(pending);
+    }
+    for (const auto& r : ready) {
+      if (r.canceled) {
+        if (c.out == format::json) p->watch(r);
+        std::fprintf(stderr, "watch was canceled (%s)\n", error_text(r.cancel_reason).c_str());
+        throw cli_error(exit_interrupted, "watch is canceled by the server");
+      }
+      if (!exec.empty()) {
+        for (const auto& e : r.events) exec_for(exec, r.header.revision, e);
+      } else {
+        p->watch(r);
+      }
+    }
+    std::this_thread::sleep_for(20ms);
+    if (lease_due(*store)) open_store(c, access::read).reset();  // a writer's open revokes what is due
+    auto refreshed = store->refresh();
+    if (!refreshed && refreshed.error() == leasekv::errc::stale) {
+      throw cli_error(exit_interrupted, "watch fell behind the writer's log; start it again with --rev");
+    }
+  }
+  return exit_success;
+}
+
+}  // namespace leasekvctl
