@@ -12,9 +12,15 @@ transcript=$(mktemp)
 while IFS= read -r line; do
   [[ -z "$line" || "$line" == \#* ]] && continue
   cmd=$line
+  input=""
+  # "COMMAND <<< TEXT" feeds TEXT (with printf escapes such as \n) to the command's stdin.
+  if [[ "$cmd" == *" <<< "* ]]; then
+    input=${cmd#* <<< }
+    cmd=${cmd%% <<< *}
+  fi
   for i in "${!leases[@]}"; do cmd=${cmd//\$L$((i + 1))/${leases[$i]}}; done
   eval "set -- $cmd"
-  out=$("${CTL[@]}" "$@" </dev/null 2>"$transcript.err")
+  out=$(printf '%b' "$input" | "${CTL[@]}" "$@" 2>"$transcript.err")
   rc=$?
   printf '$ %s\n' "$line" >>"$transcript"
   [[ -n "$out" ]] && printf '%s\n' "$out" >>"$transcript"

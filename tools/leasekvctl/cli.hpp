@@ -79,11 +79,20 @@ std::string error_text(const boost::system::error_code& ec);
 // The lease id argument in hex; errors name it as etcdctl does.
 leasekv::lease_id parse_lease_arg(const std::string& s, const char* what);
 
+// Shared by get/del/put and txn's operation lines.
+leasekv::key_range key_range_of(const args& a, const char* usage);
+leasekv::range_options range_options_of(const args& a);
+leasekv::put_options put_options_of(const args& a);
+extern const flag_spec put_flags;
+extern const flag_spec get_flags;
+extern const flag_spec del_flags;
+
 // Command groups.
 int cmd_put(context& c);
 int cmd_get(context& c);
 int cmd_del(context& c);
 int cmd_compaction(context& c);
+int cmd_txn(context& c);
 int cmd_lease(context& c);
 int cmd_watch(context& c);
 int cmd_version(context& c);

@@ -1,4 +1,4 @@
-// put, get, del, compaction.
+// put, get, del, compaction (and the option parsing txn's operation lines share).
 #include "printer.hpp"
 
 #include <algorithm>
@@ -13,6 +13,14 @@ std::string upper(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   return s;
 }
+
+}  // namespace
+
+const flag_spec put_flags{{{"lease", true}, {"prev-kv", false}, {"ignore-value", false}, {"ignore-lease", false}}, {}};
+const flag_spec get_flags{{{"prefix", false}, {"from-key", false}, {"limit", true}, {"rev", true}, {"sort-by", true},
+                           {"order", true}, {"keys-only", false}, {"print-value-only", false}, {"consistency", true}},
+                          {}};
+const flag_spec del_flags{{{"prefix", false}, {"from-key", false}, {"prev-kv", false}}, {}};
 
 // The key range of get/del: key [range_end] with --prefix / --from-key, as etcdctl builds it.
 leasekv::key_range key_range_of(const args& a, const char* usage) {
@@ -30,45 +38,20 @@ leasekv::key_range key_range_of(const args& a, const char* usage) {
   return leasekv::key_range(key);
 }
 
-}  // namespace
-
-int cmd_put(context& c) {
-  args& a = c.a;
-  std::vector<std::string> pos = a.positional;
-  pos.insert(pos.end(), a.after_dash.begin(), a.after_dash.end());
-  const bool ignore_value = a.has("ignore-value");
-  std::string key;
-  std::string value;
-  if (ignore_value) {
-    if (pos.size() != 1) throw cli_error(exit_bad_args, "put command needs only 1 argument when 'ignore-value' is set");
-    key = pos[0];
-  } else if (pos.size() >= 2) {
-    key = pos[0];
-    value = pos[1];  // etcdctl ignores anything after the value
-  } else if (pos.size() == 1) {
-    key = pos[0];
-    value.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  } else {
-    throw cli_error(exit_bad_args, "put command needs 1 argument and input from stdin or 2 arguments");
-  }
+leasekv::put_options put_options_of(const args& a) {
   leasekv::put_options o;
   if (auto l = a.value("lease")) o.lease = parse_lease_arg(*l, "bad lease ID");
   o.prev_kv = a.has("prev-kv");
-  o.ignore_value = ignore_value;
+  o.ignore_value = a.has("ignore-value");
   o.ignore_lease = a.has("ignore-lease");
-  auto s = open_store(c, access::write);
-  auto r = s->put(key, value, o);
-  if (!r) throw cli_error(exit_error, error_text(r.error()));
-  refuse_unsupported_format(c);
-  make_printer(c, {.hex = c.hex})->put(r.value());
-  return exit_success;
+  return o;
 }
 
-int cmd_get(context& c) {
-  args& a = c.a;
-  const auto range = key_range_of(a, "get command needs one argument as key and an optional argument as range_end");
+leasekv::range_options range_options_of(const args& a) {
   leasekv::range_options o;
-  if (auto v = a.value("consistency"); v && *v != "l" && *v != "s") throw cli_error(exit_bad_feature, "unknown consistency flag \"" + *v + "\"");
+  if (auto v = a.value("consistency"); v && *v != "l" && *v != "s") {
+    throw cli_error(exit_bad_feature, "unknown consistency flag \"" + *v + "\"");
+  }
   o.serializable = a.value("consistency") == std::optional<std::string>("s");
   try {
     if (auto v = a.value("limit")) o.limit = parse_int(*v, 10);
@@ -92,6 +75,40 @@ int cmd_get(context& c) {
     else throw cli_error(exit_bad_feature, "bad sort order " + *v);
   }
   o.keys_only = a.has("keys-only");
+  return o;
+}
+
+int cmd_put(context& c) {
+  args& a = c.a;
+  std::vector<std::string> pos = a.positional;
+  pos.insert(pos.end(), a.after_dash.begin(), a.after_dash.end());
+  const leasekv::put_options o = put_options_of(a);
+  std::string key;
+  std::string value;
+  if (o.ignore_value) {
+    if (pos.size() != 1) throw cli_error(exit_bad_args, "put command needs only 1 argument when 'ignore-value' is set");
+    key = pos[0];
+  } else if (pos.size() >= 2) {
+    key = pos[0];
+    value = pos[1];  // etcdctl ignores anything after the value
+  } else if (pos.size() == 1) {
+    key = pos[0];
+    value.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    throw cli_error(exit_bad_args, "put command needs 1 argument and input from stdin or 2 arguments");
+  }
+  auto s = open_store(c, access::write);
+  auto r = s->put(key, value, o);
+  if (!r) throw cli_error(exit_error, error_text(r.error()));
+  refuse_unsupported_format(c);
+  make_printer(c, {.hex = c.hex})->put(r.value());
+  return exit_success;
+}
+
+int cmd_get(context& c) {
+  args& a = c.a;
+  const auto range = key_range_of(a, "get command needs one argument as key and an optional argument as range_end");
+  const leasekv::range_options o = range_options_of(a);
   const bool value_only = a.has("print-value-only");
   if (value_only && c.out != format::simple) throw cli_error(exit_bad_args, "print-value-only is only for `--write-out=simple`");
   auto s = open_store(c, access::read);

@@ -24,14 +24,11 @@ struct command {
 
 const std::vector<command>& commands() {
   static const std::vector<command> all = {
-      {"put", cmd_put, {{{"lease", true}, {"prev-kv", false}, {"ignore-value", false}, {"ignore-lease", false}}, {}},
-       "put [options] <key> <value> (<value> can also be given from stdin)"},
-      {"get", cmd_get,
-       {{{"prefix", false}, {"from-key", false}, {"limit", true}, {"rev", true}, {"sort-by", true}, {"order", true},
-         {"keys-only", false}, {"print-value-only", false}, {"consistency", true}},
-        {}},
-       "get [options] <key> [range_end]"},
-      {"del", cmd_del, {{{"prefix", false}, {"from-key", false}, {"prev-kv", false}}, {}}, "del [options] <key> [range_end]"},
+      {"put", cmd_put, put_flags, "put [options] <key> <value> (<value> can also be given from stdin)"},
+      {"get", cmd_get, get_flags, "get [options] <key> [range_end]"},
+      {"del", cmd_del, del_flags, "del [options] <key> [range_end]"},
+      {"txn", cmd_txn, {{{"interactive", false}}, {{'i', "interactive"}}},
+       "txn [-i] (compares, success ops, failure ops from stdin, each section ended by an empty line)"},
       {"compaction", cmd_compaction, {{{"physical", false}}, {}}, "compaction [options] <revision>"},
       {"lease", cmd_lease, {{{"keys", false}, {"once", false}}, {}},
        "lease grant <ttl> | revoke <leaseID> | timetolive <leaseID> [--keys] | list | keep-alive [--once] <leaseID>"},

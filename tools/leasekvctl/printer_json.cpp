@@ -127,7 +127,7 @@ class json_printer final : public printer {
           case leasekv::request_op::kind::put: {
             std::string p = "{\"header\":" + header(op.put.header);
             if (op.put.prev_kv) p += ",\"prev_kv\":" + kv(*op.put.prev_kv);
-            out += "{\"Response\":{\"response_put\":" + p + "}}}";
+            out += "{\"Response\":{\"ResponsePut\":" + p + "}}}";
             break;
           }
           case leasekv::request_op::kind::range: {
@@ -139,17 +139,17 @@ class json_printer final : public printer {
             }
             if (op.range.more) g += ",\"more\":true";
             if (op.range.count != 0) g += fmt::format(",\"count\":{}", op.range.count);
-            out += "{\"Response\":{\"response_range\":" + g + "}}}";
+            out += "{\"Response\":{\"ResponseRange\":" + g + "}}}";
             break;
           }
           case leasekv::request_op::kind::delete_range: {
             std::string d = "{\"header\":" + header(op.delete_range.header);
             if (op.delete_range.deleted != 0) d += fmt::format(",\"deleted\":{}", op.delete_range.deleted);
-            out += "{\"Response\":{\"response_delete_range\":" + d + "}}}";
+            out += "{\"Response\":{\"ResponseDeleteRange\":" + d + "}}}";
             break;
           }
           case leasekv::request_op::kind::txn:
-            out += "{\"Response\":{\"response_txn\":" + (op.txn ? txn_json(*op.txn) : std::string("{}")) + "}}";
+            out += "{\"Response\":{\"ResponseTxn\":" + (op.txn ? txn_json(*op.txn) : std::string("{}")) + "}}";
             break;
         }
       }
