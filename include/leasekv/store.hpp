@@ -173,6 +173,11 @@ class store {
   friend result<std::unique_ptr<keep_alive>> start_keep_alive(store& s, lease_id id, boost::asio::any_io_executor ex,
                                                               keep_alive_handler handler);
 
+  // Writes a consistent copy of the whole store (every retained version, the compaction point, the leases
+  // with their deadlines) to `path`, in the snapshot format of docs/storage-format.md, then syncs it. See
+  // storage's restore for making a data directory of it (leasekvctl snapshot restore).
+  result<void> save_snapshot(const std::string& path);
+
   // For a read-only store beside a writer: applies what the writer has appended since it was opened or
   // last refreshed (watchers see it as live events). Returns the revision. A writable or in-memory store
   // has nothing to refresh. Fails with errc::stale if the writer's log moved on too far: reopen then.

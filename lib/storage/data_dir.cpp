@@ -348,6 +348,93 @@ result<void> data_dir::snapshot(const std::function<void(const std::function<voi
   return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 
+result<void> write_snapshot_file(env& e, const std::string& path,
+                                 const std::function<void(const std::function<void(std::string_view)>&)>& produce) {
+  const std::string tmp = path + ".tmp";
+  BOOST_OUTCOME_TRY(f, e.open_append(tmp));
+  BOOST_OUTCOME_TRYV(f->truncate(0));
+  std::string buf = file_header(snap_magic, 1);
+  std::uint64_t records = 0;
+  result<void> written = BOOST_OUTCOME_V2_NAMESPACE::success();
+  auto flush = [&] {
+    if (written && !buf.empty()) written = f->append(buf);
+    buf.clear();
+  };
+  produce([&](std::string_view body) {
+    buf += frame(body);
+    ++records;
+    if (buf.size() > (1u << 20)) flush();
+  });
+  buf += frame(encode_snap_end(records));
+  flush();
+  if (written) written = f->sync();
+  if (!written) {
+    (void)e.remove(tmp);
+    return written.error();
+  }
+  return e.rename(tmp, path);
+}
+
+result<snapshot_info> inspect_snapshot(env& e, const std::string& path) {
+  set_last_error_detail({});
+  BOOST_OUTCOME_TRY(data, e.read_file(path));
+  snapshot_info info;
+  info.size = data.size();
+  info.hash = base::crc32c(data);
+  std::uint64_t seq = 0;
+  std::uint64_t records = 0;
+  bool ended = false;
+  const scan_result r = scan(data, snap_magic, false, seq, [&](std::string_view body, std::size_t) {
+    if (ended) return false;
+    const auto type = type_of(body);
+    ++records;
+    if (type == record_type::snap_meta && records == 1) {
+      snap_meta_record m;
+      if (!decode(body, m)) return false;
+      info.revision = m.revision;
+      return true;
+    }
+    if (type == record_type::snap_key && records > 1) {
+      snap_key_record k;
+      ++info.keys;
+      return decode(body, k);
+    }
+    if (type == record_type::snap_lease && records > 1) {
+      std::int64_t id = 0, ttl = 0, deadline = 0;
+      return decode_snap_lease(body, id, ttl, deadline);
+    }
+    if (type == record_type::snap_end) {
+      std::uint64_t count = 0;
+      ended = true;
+      return decode_snap_end(body, count) && count + 1 == records;
+    }
+    return false;
+  });
+  const std::string name = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+  if (!r.error.empty()) return damaged(name, r.error);
+  if (!ended) return damaged(name, "truncated snapshot (no end record) at offset " + std::to_string(r.valid_end));
+  return info;
+}
+
+result<void> restore_snapshot(env& e, const std::string& path, const std::string& dir) {
+  BOOST_OUTCOME_TRYV(inspect_snapshot(e, path));
+  if (e.exists(dir)) {
+    set_last_error_detail(dir + " exists");
+    return boost::system::errc::make_error_code(boost::system::errc::file_exists);
+  }
+  BOOST_OUTCOME_TRY(data, e.read_file(path));
+  BOOST_OUTCOME_TRYV(e.create_dir(dir));
+  // The file becomes the directory's first snapshot (its header already says sequence 1) and an empty
+  // log follows it.
+  BOOST_OUTCOME_TRY(snap, e.open_append(dir + "/" + snap_name(1)));
+  BOOST_OUTCOME_TRYV(snap->append(data));
+  BOOST_OUTCOME_TRYV(snap->sync());
+  BOOST_OUTCOME_TRY(wal, e.open_append(dir + "/" + wal_name(1)));
+  BOOST_OUTCOME_TRYV(wal->append(file_header(wal_magic, 1)));
+  BOOST_OUTCOME_TRYV(wal->sync());
+  return e.sync_dir(dir);
+}
+
 result<std::vector<std::string>> check(env& e, const std::string& path) {
   std::vector<std::string> problems;
   BOOST_OUTCOME_TRY(files, list_dir(e, path));

@@ -99,6 +99,23 @@ class data_dir {
 std::string wal_name(std::uint64_t seq);
 std::string snap_name(std::uint64_t seq);
 
+// Writes a snapshot file at `path` (sequence number 1) from the records `produce` emits; synced, and
+// renamed into place so that a crash never leaves half a file under that name.
+result<void> write_snapshot_file(env& e, const std::string& path,
+                                 const std::function<void(const std::function<void(std::string_view)>&)>& produce);
+
+// What a snapshot file holds, checking every record on the way.
+struct snapshot_info {
+  std::uint32_t hash = 0;  // CRC-32C of the whole file
+  std::int64_t revision = 0;
+  std::uint64_t keys = 0;
+  std::uint64_t size = 0;
+};
+result<snapshot_info> inspect_snapshot(env& e, const std::string& path);
+
+// Makes a new data directory `dir` from a snapshot file (it must not exist yet).
+result<void> restore_snapshot(env& e, const std::string& path, const std::string& dir);
+
 // Checks every file of a data directory without opening a store: returns one line per problem found
 // ("wal-...log: checksum mismatch at offset N"), empty if it is sound. A torn tail is reported too.
 result<std::vector<std::string>> check(env& e, const std::string& path);

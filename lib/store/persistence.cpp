@@ -55,32 +55,36 @@ result<void> store::impl::durable(std::uint64_t lsn) {
   return dir->sync_to(lsn);
 }
 
+void store::impl::emit_snapshot(const std::function<void(std::string_view)>& emit) const {
+  storage::snap_meta_record meta;
+  meta.revision = kv.current_revision();
+  meta.compacted_revision = kv.compacted_revision();
+  meta.cluster_id = cluster_id;
+  meta.member_id = member_id;
+  emit(storage::encode(meta));
+  storage::snap_key_record k;
+  std::vector<const mvcc::key_version*> chain;
+  kv.for_each_entry([&](const mvcc::key_entry& e) {
+    chain.clear();
+    for (const mvcc::key_version* v = e.head; v != nullptr; v = v->older) chain.push_back(v);
+    k.key.assign(e.key());
+    k.versions.clear();
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      const mvcc::key_version& v = **it;
+      k.versions.push_back({v.mod_main, static_cast<std::int64_t>(v.mod_sub), v.create_revision, v.version, v.lease,
+                            std::string(v.value())});
+    }
+    emit(storage::encode(k));
+  });
+  for (const lease::lease_record* l : lessor.by_deadline()) {
+    emit(storage::encode_snap_lease(l->id, l->ttl.count(), to_wall_ms(l->expires_at)));
+  }
+}
+
 void store::impl::maybe_snapshot() {
   if (!dir || !dir->wants_snapshot()) return;
   auto r = dir->snapshot([this](const std::function<void(std::string_view)>& emit) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
-    storage::snap_meta_record meta;
-    meta.revision = kv.current_revision();
-    meta.compacted_revision = kv.compacted_revision();
-    meta.cluster_id = cluster_id;
-    meta.member_id = member_id;
-    emit(storage::encode(meta));
-    storage::snap_key_record k;
-    std::vector<const mvcc::key_version*> chain;
-    kv.for_each_entry([&](const mvcc::key_entry& e) {
-      chain.clear();
-      for (const mvcc::key_version* v = e.head; v != nullptr; v = v->older) chain.push_back(v);
-      k.key.assign(e.key());
-      k.versions.clear();
-      for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-        const mvcc::key_version& v = **it;
-        k.versions.push_back({v.mod_main, static_cast<std::int64_t>(v.mod_sub), v.create_revision, v.version, v.lease,
-                              std::string(v.value())});
-      }
-      emit(storage::encode(k));
-    });
-    for (const lease::lease_record* l : lessor.by_deadline()) {
-      emit(storage::encode_snap_lease(l->id, l->ttl.count(), to_wall_ms(l->expires_at)));
-    }
+    emit_snapshot(emit);
   });
   if (!r && opts.logger) opts.logger->error("{}: snapshot failed (the log keeps growing): {}", opts.data_dir, r.error().message());
 }
@@ -175,6 +179,14 @@ result<void> store::impl::recover() {
 }  // namespace leasekv
 
 namespace leasekv {
+
+result<void> store::save_snapshot(const std::string& path) {
+  BOOST_OUTCOME_TRYV(impl_->check_open());
+  auto& e = impl_->opts.env ? *impl_->opts.env : *env::posix();
+  base::shared_lock_guard lock(impl_->mu);  // one consistent revision; writers wait, readers go on
+  return storage::write_snapshot_file(e, path, [this](const std::function<void(std::string_view)>& emit)
+                                                   LEASEKV_NO_THREAD_SAFETY_ANALYSIS { impl_->emit_snapshot(emit); });
+}
 
 result<std::int64_t> store::refresh() {
   BOOST_OUTCOME_TRYV(impl_->check_open());

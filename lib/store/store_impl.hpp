@@ -94,6 +94,8 @@ struct store::impl final : lease::key_deleter {
   // undone and the error returned. In memory-only mode it only records nothing. Sets last_lsn.
   result<void> commit(storage::entry_record rec, bool group) LEASEKV_REQUIRES(mu);
   void maybe_snapshot() LEASEKV_REQUIRES(mu);
+  // The whole state as snapshot records (meta, keys, leases), for automatic snapshots and save_snapshot.
+  void emit_snapshot(const std::function<void(std::string_view)>& emit) const LEASEKV_REQUIRES_SHARED(mu);
   result<void> durable(std::uint64_t lsn) LEASEKV_EXCLUDES(mu);
   result<void> recover() LEASEKV_NO_THREAD_SAFETY_ANALYSIS;  // before start(): no other thread yet
   // Replays one log entry; `live` (a reader following a writer) also feeds attachments and watchers.

@@ -98,6 +98,7 @@ int cmd_watch(context& c);
 int cmd_version(context& c);
 int cmd_check(context& c);
 int cmd_endpoint(context& c);
+int cmd_snapshot(context& c);
 
 // Set by SIGINT/SIGTERM; long-running commands (watch, keep-alive) end when it is.
 bool interrupted();

@@ -34,6 +34,7 @@ const std::vector<command>& commands() {
        "lease grant <ttl> | revoke <leaseID> | timetolive <leaseID> [--keys] | list | keep-alive [--once] <leaseID>"},
       {"watch", cmd_watch, {{{"prefix", false}, {"rev", true}, {"prev-kv", false}, {"interactive", false}}, {{'i', "interactive"}}},
        "watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]"},
+      {"snapshot", cmd_snapshot, {}, "snapshot save <file> | status <file> | restore <file> (into --data-dir)"},
       {"version", cmd_version, {}, "version"},
       {"check", cmd_check, {}, "check (reports damaged files of the data directory)"},
       {"endpoint", cmd_endpoint, {}, "endpoint status"},

@@ -1,0 +1,79 @@
+// snapshot save <file> | status <file> | restore <file> (into --data-dir).
+#include "printer.hpp"
+
+#include "storage/data_dir.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace leasekvctl {
+namespace {
+
+// go-humanize's Bytes: SI units, one decimal below 10.
+std::string humanize_bytes(std::uint64_t n) {
+  static const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+  if (n < 10) return fmt::format("{} B", n);
+  const double d = static_cast<double>(n);
+  const int e = static_cast<int>(std::floor(std::log(d) / std::log(1000.0)));
+  const double val = std::floor(d / std::pow(1000.0, e) * 10 + 0.5) / 10;
+  return val < 10 ? fmt::format("{:.1f} {}", val, units[e]) : fmt::format("{:.0f} {}", val, units[e]);
+}
+
+std::string detail_of(const boost::system::error_code& ec) {
+  const std::string& d = leasekv::last_error_detail();
+  return error_text(ec) + (d.empty() ? "" : " (" + d + ")");
+}
+
+}  // namespace
+
+int cmd_snapshot(context& c) {
+  const auto& pos = c.a.positional;
+  if (pos.empty()) throw cli_error(exit_bad_args, "snapshot command needs a subcommand: save, status, restore");
+  const std::string& sub = pos[0];
+  if (pos.size() != 2) throw cli_error(exit_bad_args, "snapshot " + sub + " expects one argument");
+  const std::string& file = pos[1];
+  auto& e = *leasekv::env::posix();
+  if (sub == "save") {
+    auto s = open_store(c, access::read);
+    if (auto r = s->save_snapshot(file); !r) throw cli_error(exit_error, detail_of(r.error()));
+    out_line("Snapshot saved at " + file);
+    return exit_success;
+  }
+  if (sub == "status") {
+    auto info = leasekv::storage::inspect_snapshot(e, file);
+    if (!info) throw cli_error(exit_error, detail_of(info.error()));
+    const auto& i = info.value();
+    switch (c.out) {
+      case format::json:
+        out_line(fmt::format("{{\"hash\":{},\"revision\":{},\"totalKey\":{},\"totalSize\":{}}}", i.hash, i.revision, i.keys, i.size));
+        break;
+      case format::fields:
+        out_line(fmt::format("\"Hash\" : {}", i.hash));
+        out_line(fmt::format("\"Revision\" : {}", i.revision));
+        out_line(fmt::format("\"Keys\" : {}", i.keys));
+        out_line(fmt::format("\"Size\" : {}", i.size));
+        break;
+      case format::table:
+        out_line("+----------+----------+------------+------------+");
+        out_line("|   HASH   | REVISION | TOTAL KEYS | TOTAL SIZE |");
+        out_line("+----------+----------+------------+------------+");
+        out_line(fmt::format("| {:>8x} | {:>8} | {:>10} | {:>10} |", i.hash, i.revision, i.keys, humanize_bytes(i.size)));
+        out_line("+----------+----------+------------+------------+");
+        break;
+      default:
+        out_line(fmt::format("{:x}, {}, {}, {}", i.hash, i.revision, i.keys, humanize_bytes(i.size)));
+    }
+    return exit_success;
+  }
+  if (sub == "restore") {
+    if (auto r = leasekv::storage::restore_snapshot(e, file, c.data_dir); !r) {
+      if (r.error() == boost::system::errc::file_exists) throw cli_error(exit_error, "data-dir \"" + c.data_dir + "\" exists");
+      throw cli_error(exit_error, detail_of(r.error()));
+    }
+    return exit_success;
+  }
+  throw cli_error(exit_bad_args, "unknown snapshot subcommand \"" + sub + "\"");
+}
+
+}  // namespace leasekvctl
