@@ -63,25 +63,7 @@ class posix_lock final : public file_lock {
 
 class posix_env final : public env {
  public:
-  result<std::string> read_file(const std::string& path) override {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return last_errno();
-    std::string out;
-    char buf[1 << 16];
-    for (;;) {
-      const ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        const auto ec = last_errno();
-        ::close(fd);
-        return ec;
-      }
-      if (n == 0) break;
-      out.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    return out;
-  }
+  result<std::string> read_file(const std::string& path) override { return read_file_from(path, 0); }
 
   result<std::string> read_file_from(const std::string& path, std::uint64_t offset) override {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

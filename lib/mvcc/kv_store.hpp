@@ -62,7 +62,8 @@ class kv_store {
   template <class F>
   void for_each_live(const key_range& r, std::int64_t rev, F&& f) const;
 
-  // Calls f(entry) for every key of `r` with retained history (alive or not), in key order.
+  // Calls f(entry) for every key of `r` with retained history (alive or not), in key order, until f
+  // returns false.
   template <class F>
   void for_each_entry(const key_range& r, F&& f) const;
 
@@ -121,21 +122,10 @@ class kv_store {
 
 template <class F>
 void kv_store::for_each_live(const key_range& r, std::int64_t rev, F&& f) const {
-  if (r.range_end.empty()) {
-    if (const key_entry* e = find(r.key)) {
-      if (const key_version* v = e->live_at(rev)) f(*e, *v);
-    }
-    return;
-  }
-  const bool to_end = r.range_end == std::string_view("\0", 1);
-  if (!to_end && r.range_end <= r.key) return;
-  for (auto p = ordered_.lower_bound(r.key); p != ordered_.end(); ordered_.next(p)) {
-    const key_entry* e = ordered_.at(p);
-    if (!to_end && e->key() >= r.range_end) return;
-    if (const key_version* v = e->live_at(rev)) {
-      if (!f(*e, *v)) return;
-    }
-  }
+  for_each_entry(r, [&](const key_entry& e) {
+    const key_version* v = e.live_at(rev);
+    return v == nullptr || f(e, *v);
+  });
 }
 
 template <class F>
@@ -149,7 +139,7 @@ void kv_store::for_each_entry(const key_range& r, F&& f) const {
   for (auto p = ordered_.lower_bound(r.key); p != ordered_.end(); ordered_.next(p)) {
     const key_entry* e = ordered_.at(p);
     if (!to_end && e->key() >= r.range_end) return;
-    f(*e);
+    if (!f(*e)) return;
   }
 }
 

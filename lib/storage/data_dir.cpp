@@ -305,31 +305,7 @@ bool data_dir::wants_snapshot() const { return file_ && file_->size() > opts_.sn
 result<void> data_dir::snapshot(const std::function<void(const std::function<void(std::string_view)>&)>& produce) {
   if (poisoned()) return errc::io_error;
   const std::uint64_t next = seq_ + 1;
-  const std::string tmp = path_ + "/" + snap_name(next) + ".tmp";
-  {
-    BOOST_OUTCOME_TRY(f, env_->open_append(tmp));
-    BOOST_OUTCOME_TRYV(f->truncate(0));
-    std::string buf = file_header(snap_magic, next);
-    std::uint64_t records = 0;
-    result<void> written = BOOST_OUTCOME_V2_NAMESPACE::success();
-    auto flush = [&] {
-      if (written && !buf.empty()) written = f->append(buf);
-      buf.clear();
-    };
-    produce([&](std::string_view body) {
-      buf += frame(body);
-      ++records;
-      if (buf.size() > (1u << 20)) flush();
-    });
-    buf += frame(encode_snap_end(records));
-    flush();
-    if (written) written = f->sync();
-    if (!written) {
-      (void)env_->remove(tmp);
-      return written.error();
-    }
-  }
-  BOOST_OUTCOME_TRYV(env_->rename(tmp, path_ + "/" + snap_name(next)));
+  BOOST_OUTCOME_TRYV(write_snapshot_file(*env_, path_ + "/" + snap_name(next), next, produce));
   BOOST_OUTCOME_TRYV(env_->sync_dir(path_));
   // The snapshot now stands for every record so far: sync the old segment's tail, then switch.
   if (file_) {
@@ -348,12 +324,12 @@ result<void> data_dir::snapshot(const std::function<void(const std::function<voi
   return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 
-result<void> write_snapshot_file(env& e, const std::string& path,
+result<void> write_snapshot_file(env& e, const std::string& path, std::uint64_t seq,
                                  const std::function<void(const std::function<void(std::string_view)>&)>& produce) {
   const std::string tmp = path + ".tmp";
   BOOST_OUTCOME_TRY(f, e.open_append(tmp));
   BOOST_OUTCOME_TRYV(f->truncate(0));
-  std::string buf = file_header(snap_magic, 1);
+  std::string buf = file_header(snap_magic, seq);
   std::uint64_t records = 0;
   result<void> written = BOOST_OUTCOME_V2_NAMESPACE::success();
   auto flush = [&] {

@@ -99,9 +99,9 @@ class data_dir {
 std::string wal_name(std::uint64_t seq);
 std::string snap_name(std::uint64_t seq);
 
-// Writes a snapshot file at `path` (sequence number 1) from the records `produce` emits; synced, and
-// renamed into place so that a crash never leaves half a file under that name.
-result<void> write_snapshot_file(env& e, const std::string& path,
+// Writes a snapshot file at `path` with sequence number `seq` from the records `produce` emits (and the
+// end record); synced, and renamed into place so that a crash never leaves half a file under that name.
+result<void> write_snapshot_file(env& e, const std::string& path, std::uint64_t seq,
                                  const std::function<void(const std::function<void(std::string_view)>&)>& produce);
 
 // What a snapshot file holds, checking every record on the way.

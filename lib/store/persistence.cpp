@@ -184,7 +184,7 @@ result<void> store::save_snapshot(const std::string& path) {
   BOOST_OUTCOME_TRYV(impl_->check_open());
   auto& e = impl_->opts.env ? *impl_->opts.env : *env::posix();
   base::shared_lock_guard lock(impl_->mu);  // one consistent revision; writers wait, readers go on
-  return storage::write_snapshot_file(e, path, [this](const std::function<void(std::string_view)>& emit)
+  return storage::write_snapshot_file(e, path, 1, [this](const std::function<void(std::string_view)>& emit)
                                                    LEASEKV_NO_THREAD_SAFETY_ANALYSIS { impl_->emit_snapshot(emit); });
 }
 

@@ -209,6 +209,7 @@ void watch_hub::catch_up(const mvcc::kv_store& kv, const std::shared_ptr<watcher
       if (v->mod_main > cur || filtered(s->opts, *v)) continue;
       events.push_back({v->rev(), make_event(e, *v, v->older, s->opts.prev_kv)});
     }
+    return true;
   });
   std::sort(events.begin(), events.end(), [](const replayed& a, const replayed& b) { return a.rev < b.rev; });
 
