@@ -47,4 +47,16 @@ sleep 3
 kill -INT "$ka"
 wait "$ka" || true
 grep -q "lease $id keepalived with TTL(2)" "$dir/ka.out" || fail "keep-alive output: $(cat "$dir/ka.out")"
+# watch -i: watch lines, progress requests, bad lines, and the end of input (etcdctl's transcript).
+export LEASEKV_DATA_DIR=$dir/interactive
+"$ctl" put x 1 >/dev/null
+set +e
+out=$( (echo "watch pw --prev-kv"; echo progress; sleep 0.5; "$ctl" put pw v1 >/dev/null; sleep 0.5; echo progress;
+        echo bogus; echo watch; sleep 0.3) | "$ctl" watch -i 2>"$dir/wi.err")
+rc=$?
+set -e
+[[ "$out" == $'progress notify: 2\nPUT\npw\nv1\nprogress notify: 3' ]] || fail "watch -i stdout: $out"
+[[ $rc -eq 3 ]] || fail "watch -i exit code $rc"
+[[ $(cat "$dir/wi.err") == $'Invalid command bogus (only support watch)\nInvalid command watch (command type or key is not provided)\nError: Error reading watch request line: EOF' ]] ||
+  fail "watch -i stderr: $(cat "$dir/wi.err")"
 echo "e2e: all passed"

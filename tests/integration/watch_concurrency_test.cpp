@@ -77,3 +77,28 @@ TEST_CASE("watch concurrency: replay-then-live and a slow watcher see every revi
   REQUIRE(slow_revs.size() == static_cast<std::size_t>(last - 1));
   for (std::size_t i = 0; i < slow_revs.size(); ++i) REQUIRE(slow_revs[i] == static_cast<std::int64_t>(i) + 2);
 }
+
+TEST_CASE("watch concurrency: cancel racing delivery — no callback starts after cancel returns", "[concurrency][watch]") {
+  auto s = store::open().value();
+  boost::asio::io_context ioc;
+  auto work = boost::asio::make_work_guard(ioc);
+  std::thread delivery([&] { ioc.run(); });
+  for (int round = 0; round < 50; ++round) {
+    std::atomic<bool> cancelled{false};
+    std::atomic<int> late{0};
+    auto w = s->watch(prefix("c/"), {}, ioc.get_executor(), [&](const watch_response&) {
+      if (cancelled.load()) late++;
+      std::this_thread::yield();
+    }).value();
+    std::thread writer([&] {
+      for (int i = 0; i < 200; ++i) s->put("c/" + std::to_string(i % 5), "v").value();
+    });
+    std::this_thread::yield();
+    w->cancel();
+    cancelled = true;
+    writer.join();
+    CHECK(late == 0);
+  }
+  work.reset();
+  delivery.join();
+}

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
 namespace leasekvctl {
 
 int cmd_version(context&) {
@@ -31,13 +33,16 @@ int cmd_endpoint(context& c) {
   auto s = open_store(c, access::read);
   const auto r = s->get(std::string_view("\0", 1)).value();  // any read's header: the store's identity and revision
   const auto& h = r.header;
+  std::uint64_t db_size = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(c.data_dir, ec)) db_size += e.is_regular_file() ? e.file_size() : 0;
   switch (c.out) {
     case format::json:
       out_line(fmt::format("[{{\"Endpoint\":\"{}\",\"Status\":{{\"header\":{{\"cluster_id\":{},\"member_id\":{},\"revision\":{},"
-                           "\"raft_term\":{}}},\"version\":\"3.4.23\",\"leader\":{},\"raftIndex\":{},\"raftTerm\":{},"
-                           "\"raftAppliedIndex\":{}}}}}]",
-                           c.data_dir, h.cluster_id, h.member_id, h.revision, h.raft_term, h.member_id, h.revision,
-                           h.raft_term, h.revision));
+                           "\"raft_term\":{}}},\"version\":\"3.4.23\",\"dbSize\":{},\"leader\":{},\"raftIndex\":{},"
+                           "\"raftTerm\":{},\"raftAppliedIndex\":{},\"dbSizeInUse\":{}}}}}]",
+                           c.data_dir, h.cluster_id, h.member_id, h.revision, h.raft_term, db_size, h.member_id, h.revision,
+                           h.raft_term, h.revision, db_size));
       break;
     case format::fields:
       out_line(fmt::format("\"ClusterID\" : {}", h.cluster_id));
@@ -45,6 +50,7 @@ int cmd_endpoint(context& c) {
       out_line(fmt::format("\"Revision\" : {}", h.revision));
       out_line(fmt::format("\"RaftTerm\" : {}", h.raft_term));
       out_line("\"Version\" : \"3.4.23\"");
+      out_line(fmt::format("\"DBSize\" : {}", db_size));
       out_line(fmt::format("\"Leader\" : {}", h.member_id));
       out_line("\"IsLearner\" : false");
       out_line(fmt::format("\"RaftIndex\" : {}", h.revision));
@@ -54,9 +60,15 @@ int cmd_endpoint(context& c) {
       out_line(fmt::format("\"Endpoint\" : {}", go_quote(c.data_dir)));
       out_line("");
       break;
+    case format::table:
+      print_table({"ENDPOINT", "ID", "VERSION", "DB SIZE", "IS LEADER", "IS LEARNER", "RAFT TERM", "RAFT INDEX",
+                   "RAFT APPLIED INDEX", "ERRORS"},
+                  {{c.data_dir, fmt::format("{:x}", h.member_id), "3.4.23", humanize_bytes(db_size), "true", "false",
+                    std::to_string(h.raft_term), std::to_string(h.revision), std::to_string(h.revision), ""}});
+      break;
     default:
-      out_line(fmt::format("{}, {:x}, 3.4.23, , true, false, {}, {}, {}, ", c.data_dir, h.member_id, h.raft_term, h.revision,
-                           h.revision));
+      out_line(fmt::format("{}, {:x}, 3.4.23, {}, true, false, {}, {}, {}, ", c.data_dir, h.member_id,
+                           humanize_bytes(db_size), h.raft_term, h.revision, h.revision));
   }
   return exit_success;
 }

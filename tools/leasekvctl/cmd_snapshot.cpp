@@ -5,20 +5,9 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
 
 namespace leasekvctl {
 namespace {
-
-// go-humanize's Bytes: SI units, one decimal below 10.
-std::string humanize_bytes(std::uint64_t n) {
-  static const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
-  if (n < 10) return fmt::format("{} B", n);
-  const double d = static_cast<double>(n);
-  const int e = static_cast<int>(std::floor(std::log(d) / std::log(1000.0)));
-  const double val = std::floor(d / std::pow(1000.0, e) * 10 + 0.5) / 10;
-  return val < 10 ? fmt::format("{:.1f} {}", val, units[e]) : fmt::format("{:.0f} {}", val, units[e]);
-}
 
 std::string detail_of(const boost::system::error_code& ec) {
   const std::string& d = leasekv::last_error_detail();
@@ -55,11 +44,8 @@ int cmd_snapshot(context& c) {
         out_line(fmt::format("\"Size\" : {}", i.size));
         break;
       case format::table:
-        out_line("+----------+----------+------------+------------+");
-        out_line("|   HASH   | REVISION | TOTAL KEYS | TOTAL SIZE |");
-        out_line("+----------+----------+------------+------------+");
-        out_line(fmt::format("| {:>8x} | {:>8} | {:>10} | {:>10} |", i.hash, i.revision, i.keys, humanize_bytes(i.size)));
-        out_line("+----------+----------+------------+------------+");
+        print_table({"HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE"},
+                    {{fmt::format("{:x}", i.hash), std::to_string(i.revision), std::to_string(i.keys), humanize_bytes(i.size)}});
         break;
       default:
         out_line(fmt::format("{:x}, {}, {}, {}", i.hash, i.revision, i.keys, humanize_bytes(i.size)));

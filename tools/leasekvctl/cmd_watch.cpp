@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <deque>
+#include <iostream>
+#include <sstream>
 #include <mutex>
 #include <sys/wait.h>
 #include <thread>
@@ -46,24 +48,59 @@ bool lease_due(leasekv::store& s) {
 
 }  // namespace
 
+namespace {
+
+struct watch_request {
+  leasekv::key_range range;
+  leasekv::watch_options opts;
+};
+
+// A watch's arguments (the command line's, or an interactive "watch ..." line's).
+watch_request watch_request_of(const args& a, std::vector<std::string> pos) {
+  if (pos.empty() || pos.size() > 2) throw cli_error(exit_bad_args, "bad number of arguments");
+  if (pos.size() == 2 && a.has("prefix")) throw cli_error(exit_bad_args, "`range_end` and `--prefix` are mutually exclusive");
+  watch_request w;
+  w.range = a.has("prefix") ? leasekv::prefix(pos[0]) : leasekv::key_range(pos[0]);
+  if (pos.size() == 2) w.range.range_end = pos[1];
+  w.opts.prev_kv = a.has("prev-kv");
+  try {
+    if (auto v = a.value("rev")) w.opts.start_revision = parse_int(*v, 10);
+  } catch (const std::exception& e) {
+    throw cli_error(exit_bad_args, std::string("invalid argument: ") + e.what());
+  }
+  return w;
+}
+
+const flag_spec watch_flags{{{"prefix", false}, {"rev", true}, {"prev-kv", false}}, {}};
+
+// Reads stdin lines for watch -i on its own thread.
+struct line_reader {
+  std::mutex mu;
+  std::deque<std::string> lines;
+  bool eof = false;
+  std::thread thread{[this] {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      std::lock_guard lock(mu);
+      lines.push_back(line);
+    }
+    std::lock_guard lock(mu);
+    eof = true;
+  }};
+  ~line_reader() { thread.detach(); }  // it may be blocked on a terminal; the process is ending
+};
+
+}  // namespace
+
 int cmd_watch(context& c) {
   args& a = c.a;
+  const bool interactive = a.has("interactive");
   std::vector<std::string> pos = a.positional;
   std::vector<std::string> exec = a.after_dash;
   if (const char* k = std::getenv("ETCDCTL_WATCH_KEY"); k != nullptr && pos.empty()) pos.push_back(k);
   if (const char* e = std::getenv("ETCDCTL_WATCH_RANGE_END"); e != nullptr && pos.size() == 1) pos.push_back(e);
-  if (pos.empty() || pos.size() > 2) throw cli_error(exit_bad_args, "bad number of arguments");
-  if (pos.size() == 2 && a.has("prefix")) throw cli_error(exit_bad_args, "`range_end` and `--prefix` are mutually exclusive");
-  if (a.has("interactive")) throw cli_error(exit_bad_feature, "interactive watch is not supported by leasekvctl yet");
-  leasekv::key_range range = a.has("prefix") ? leasekv::prefix(pos[0]) : leasekv::key_range(pos[0]);
-  if (pos.size() == 2) range.range_end = pos[1];
-  leasekv::watch_options o;
-  o.prev_kv = a.has("prev-kv");
-  try {
-    if (auto v = a.value("rev")) o.start_revision = parse_int(*v, 10);
-  } catch (const std::exception& e) {
-    throw cli_error(exit_bad_args, std::string("invalid argument: ") + e.what());
-  }
+  std::vector<watch_request> initial;
+  if (!interactive) initial.push_back(watch_request_of(a, pos));
   refuse_unsupported_format(c);
   install_signal_handlers();
 
@@ -80,15 +117,24 @@ int cmd_watch(context& c) {
   boost::asio::io_context ioc;
   std::mutex mu;
   std::deque<leasekv::watch_response> pending;
-  auto w = store->watch(range, o, ioc.get_executor(), [&](const leasekv::watch_response& r) {
-    std::lock_guard lock(mu);
-    pending.push_back(r);
-  });
-  if (!w) {
-    std::fprintf(stderr, "watch was canceled (%s)\n", error_text(w.error()).c_str());
-    throw cli_error(exit_interrupted, "watch is canceled by the server");
-  }
-  auto p = make_printer(c, {.hex = c.hex, .prev_kv = o.prev_kv});
+  std::vector<std::unique_ptr<leasekv::watcher>> watchers;
+  auto add = [&](const watch_request& w) {
+    auto r = store->watch(w.range, w.opts, ioc.get_executor(), [&](const leasekv::watch_response& resp) {
+      std::lock_guard lock(mu);
+      pending.push_back(resp);
+    });
+    if (!r) {
+      std::fprintf(stderr, "watch was canceled (%s)\n", error_text(r.error()).c_str());
+      throw cli_error(exit_interrupted, "watch is canceled by the server");
+    }
+    watchers.push_back(std::move(r).value());
+  };
+  for (const auto& w : initial) add(w);
+  std::unique_ptr<line_reader> input;
+  if (interactive) input = std::make_unique<line_reader>();
+
+  // Events carry prev_kv only when their watch asked for it.
+  auto p = make_printer(c, {.hex = c.hex, .prev_kv = true});
   while (!interrupted()) {
     ioc.restart();
     ioc.poll();
@@ -103,10 +149,54 @@ int cmd_watch(context& c) {
         std::fprintf(stderr, "watch was canceled (%s)\n", error_text(r.cancel_reason).c_str());
         throw cli_error(exit_interrupted, "watch is canceled by the server");
       }
+      if (r.is_progress_notify()) {
+        out_line("progress notify: " + std::to_string(r.header.revision));
+        if (c.out == format::json) p->watch(r);
+        continue;
+      }
       if (!exec.empty()) {
         for (const auto& e : r.events) exec_for(exec, r.header.revision, e);
       } else {
         p->watch(r);
+      }
+    }
+    if (input) {
+      std::deque<std::string> lines;
+      bool eof = false;
+      {
+        std::lock_guard lock(input->mu);
+        lines.swap(input->lines);
+        eof = input->eof;
+      }
+      for (const auto& raw : lines) {
+        std::vector<std::string> words;
+        std::istringstream in(raw);
+        for (std::string w; in >> w;) words.push_back(w);
+        if (words.empty()) continue;
+        if (words[0] == "progress") {
+          if (!watchers.empty()) watchers.front()->request_progress();
+          continue;
+        }
+        if (words[0] != "watch") {
+          std::fprintf(stderr, "Invalid command %s (only support watch)\n", raw.c_str());
+          continue;
+        }
+        std::vector<std::string> storage(words.begin(), words.end());
+        std::vector<char*> argv{const_cast<char*>("watch")};
+        for (auto& w : storage) argv.push_back(w.data());
+        try {
+          const args wa = parse(static_cast<int>(argv.size()), argv.data(), 2, watch_flags);
+          if (wa.positional.empty()) throw cli_error(exit_bad_args, "");
+          add(watch_request_of(wa, wa.positional));
+        } catch (const cli_error&) {
+          std::fprintf(stderr, "Invalid command %s (command type or key is not provided)\n", raw.c_str());
+        }
+      }
+      if (eof && lines.empty()) {
+        // Deliver what arrived, then end as etcdctl does when its input ends.
+        ioc.restart();
+        ioc.poll();
+        throw cli_error(exit_invalid_input, "Error reading watch request line: EOF");
       }
     }
     std::this_thread::sleep_for(20ms);

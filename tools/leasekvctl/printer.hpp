@@ -45,5 +45,8 @@ std::string base64(std::string_view s);
 std::string go_quote(std::string_view s);  // Go's %q
 std::string hex_escape(std::string_view s);  // \x66\x6f\x6f
 std::string lease_hex(leasekv::lease_id id); // %016x, as Go prints an int64
+std::string humanize_bytes(std::uint64_t n);  // go-humanize's Bytes: "29 kB", "2.1 MB"
+// An etcdctl (tablewriter) table: headers centred, cells right-aligned.
+void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace leasekvctl
