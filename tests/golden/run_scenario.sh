@@ -19,8 +19,14 @@ while IFS= read -r line; do
     cmd=${cmd%% <<< *}
   fi
   for i in "${!leases[@]}"; do cmd=${cmd//\$L$((i + 1))/${leases[$i]}}; done
+  # "@timeout N COMMAND" runs a command that never ends on its own (watch) for N seconds.
+  limit=()
+  if [[ "$cmd" =~ ^@timeout\ ([0-9.]+)\ (.*)$ ]]; then
+    limit=(timeout "${BASH_REMATCH[1]}")
+    cmd=${BASH_REMATCH[2]}
+  fi
   eval "set -- $cmd"
-  out=$(printf '%b' "$input" | "${CTL[@]}" "$@" 2>"$transcript.err")
+  out=$(printf '%b' "$input" | "${limit[@]}" "${CTL[@]}" "$@" 2>"$transcript.err")
   rc=$?
   printf '$ %s\n' "$line" >>"$transcript"
   [[ -n "$out" ]] && printf '%s\n' "$out" >>"$transcript"

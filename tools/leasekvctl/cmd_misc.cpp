@@ -12,7 +12,6 @@ namespace leasekvctl {
 int cmd_version(context&) {
   out_line("etcdctl version: 3.4.23");
   out_line("API version: 3.4");
-  out_line("leasekvctl version: 0.1.0");
   return exit_success;
 }
 
