@@ -51,6 +51,11 @@ struct options {
   std::size_t max_request_bytes = 1572864;
   // The most compares, or ops in one branch, of a txn. etcd's default: 128.
   std::size_t max_txn_ops = 128;
+  // The most bytes of retained data (every version's key and value, plus 64 bytes each) before writes that
+  // add data (puts, txns with puts, lease grants) are refused with errc::no_space ("etcdserver: mvcc:
+  // database space exceeded"). Reads, deletes, revokes and compaction still work, and writes resume once
+  // compaction has freed space. 0: no quota.
+  std::uint64_t quota_bytes = 0;
   // Identity reported in every response header; 0 picks a random one, fixed for the store's life.
   std::uint64_t cluster_id = 0;
   std::uint64_t member_id = 0;
@@ -193,6 +198,7 @@ class store {
     std::size_t index_entries = 0; // keys with any retained history (live or tombstoned)
     std::size_t versions = 0;      // retained versions, tombstones included
     std::size_t leases = 0;        // granted leases
+    std::uint64_t bytes = 0;       // what the quota measures
   };
   stats statistics() const;
 

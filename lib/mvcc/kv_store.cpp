@@ -126,6 +126,7 @@ void kv_store::put(std::string_view key, std::string_view value, lease_id lease,
   }
   v->older = e->head;
   e->head = v;
+  bytes_ += key.size() + v->value_size + version_overhead;
   changes_.push_back({e, v, cur});
 }
 
@@ -141,6 +142,7 @@ std::int64_t kv_store::delete_range(const key_range& r, std::vector<key_value>* 
     key_version* t = key_version::make_tombstone(next_revision());
     t->older = e->head;
     e->head = t;
+    bytes_ += e->key_size + version_overhead;
     changes_.push_back({e, t, cur});
   }
   return static_cast<std::int64_t>(doomed.size());
@@ -157,6 +159,7 @@ void kv_store::abort_write() {
     auto* e = const_cast<key_entry*>(it->entry);  // ours; the change list is const only
     key_version* v = e->head;                      // the change's version: the newest
     e->head = v->older;
+    bytes_ -= e->key_size + v->value_size + version_overhead;
     key_version::destroy(v);
     if (e->head == nullptr) {
       hash_.erase(e);
@@ -182,6 +185,7 @@ void kv_store::restore_version(std::string_view key, revision rev, std::int64_t 
   key_version* v = version == 0 ? key_version::make_tombstone(rev) : key_version::make(rev, create_revision, version, lease, value);
   v->older = e->head;
   e->head = v;
+  bytes_ += key.size() + v->value_size + version_overhead;
 }
 
 result<void> kv_store::set_compacted(std::int64_t rev) {
@@ -201,9 +205,11 @@ std::optional<std::string> kv_store::compact_batch(std::int64_t rev, std::string
     while (*link != nullptr && (*link)->mod_main > rev) link = &(*link)->older;
     key_version* keep = *link;
     if (keep == nullptr) continue;
+    for (const key_version* v = keep->older; v != nullptr; v = v->older) bytes_ -= e->key_size + v->value_size + version_overhead;
     key_version::destroy_chain(keep->older);
     keep->older = nullptr;
     if (keep->tombstone()) {
+      bytes_ -= e->key_size + keep->value_size + version_overhead;
       key_version::destroy(keep);
       *link = nullptr;
     }

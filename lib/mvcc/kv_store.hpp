@@ -104,6 +104,10 @@ class kv_store {
   std::optional<std::string> compact_batch(std::int64_t rev, std::string_view resume, std::size_t batch);
 
   std::size_t entries() const { return ordered_.size(); }
+  // The bytes of every retained version (key, value and a fixed overhead each): what a quota measures.
+  // Compaction lowers it.
+  std::uint64_t bytes() const { return bytes_; }
+  static constexpr std::uint64_t version_overhead = 64;
   std::size_t live_keys() const;
   std::size_t versions() const;
 
@@ -118,6 +122,7 @@ class kv_store {
   std::int64_t write_main_ = 0;
   std::int64_t write_sub_ = 0;
   std::vector<change> changes_;
+  std::uint64_t bytes_ = 0;
 };
 
 template <class F>

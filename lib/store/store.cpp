@@ -208,6 +208,7 @@ result<put_response> store::put(std::string_view key, std::string_view value, pu
     auto& kv = impl_->kv;
     if ((o.ignore_value || o.ignore_lease) && kv.live(key) == nullptr) return errc::key_not_found;
     if (o.lease != no_lease && !impl_->lease_known(o.lease)) return errc::lease_not_found;
+    BOOST_OUTCOME_TRYV(impl_->check_quota(key.size() + value.size() + mvcc::kv_store::version_overhead));
     kv.begin_write();
     kv.put(key, value, o.lease, o.ignore_value, o.ignore_lease, o.prev_kv ? &out.prev_kv : nullptr);
     BOOST_OUTCOME_TRYV(impl_->commit({}, true));
@@ -275,6 +276,9 @@ result<txn_response> store::txn(const txn_request& t) {
     BOOST_OUTCOME_TRYV(impl_->check_puts(t, path, i));
     i = 0;
     BOOST_OUTCOME_TRYV(impl_->check_ranges(t, path, i));
+    if (write && detail::has_puts(t)) {
+      BOOST_OUTCOME_TRYV(impl_->check_quota(detail::request_bytes(t)));
+    }
     txn_response out;
     i = 0;
     if (!write) {
@@ -332,6 +336,12 @@ result<compact_response> store::compact(std::int64_t rev, compact_options) {
     impl_->let_writers_through();
   }
   BOOST_OUTCOME_TRYV(impl_->durable(lsn));
+  {
+    base::shared_lock_guard lock(impl_->mu);
+    if (impl_->opts.quota_bytes != 0 && impl_->kv.bytes() < impl_->opts.quota_bytes) {
+      impl_->no_space_alarm.store(false, std::memory_order_relaxed);  // space was freed: writes resume
+    }
+  }
   return compact_response{impl_->header(revision())};
 }
 
@@ -347,7 +357,7 @@ std::int64_t store::compacted_revision() const {
 
 store::stats store::statistics() const {
   base::shared_lock_guard lock(impl_->mu);
-  return {impl_->kv.live_keys(), impl_->kv.entries(), impl_->kv.versions(), impl_->lessor.size()};
+  return {impl_->kv.live_keys(), impl_->kv.entries(), impl_->kv.versions(), impl_->lessor.size(), impl_->kv.bytes()};
 }
 
 }  // namespace leasekv

@@ -87,6 +87,16 @@ struct store::impl final : lease::key_deleter {
     if (opts.read_only) return errc::read_only;
     return BOOST_OUTCOME_V2_NAMESPACE::success();
   }
+  // A write that adds `adding` bytes fits the quota. As etcd's NOSPACE alarm, the first refusal refuses
+  // every data-adding write until compaction brings the store back under the quota.
+  result<void> check_quota(std::uint64_t adding) const LEASEKV_REQUIRES_SHARED(mu) {
+    if (opts.quota_bytes == 0) return BOOST_OUTCOME_V2_NAMESPACE::success();
+    if (no_space_alarm.load(std::memory_order_relaxed) || kv.bytes() + adding > opts.quota_bytes) {
+      no_space_alarm.store(true, std::memory_order_relaxed);
+      return errc::no_space;
+    }
+    return BOOST_OUTCOME_V2_NAMESPACE::success();
+  }
 
   // ---- the write path (store.cpp, persistence.cpp) ----
   void after_write() LEASEKV_REQUIRES(mu);
@@ -157,6 +167,7 @@ struct store::impl final : lease::key_deleter {
   base::mutex compaction_mu;  // one compaction at a time; taken before mu
 
   std::atomic<bool> closed{false};
+  mutable std::atomic<bool> no_space_alarm{false};  // see check_quota
   std::unique_ptr<manual_clock::subscription> subscription;
   std::unique_ptr<detail::expiry_driver> driver;
 };

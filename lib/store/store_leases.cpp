@@ -209,6 +209,7 @@ result<lease_grant_response> store::grant(std::chrono::milliseconds ttl, lease_i
   std::uint64_t lsn = 0;
   {
     write_lock lock(impl_->mu, impl_->waiting_writers);
+    BOOST_OUTCOME_TRYV(impl_->check_quota(mvcc::kv_store::version_overhead));
     auto& lessor = impl_->lessor;
     if (id == no_lease) {
       // Unique, positive, non-zero, and not a counter (etcd's ids look random too).

@@ -8,12 +8,12 @@
 namespace leasekv::detail {
 namespace {
 
-std::size_t request_bytes(const txn_request& t);
-
 std::size_t op_bytes(const request_op& op) {
   if (op.type == request_op::kind::txn) return op.txn ? request_bytes(*op.txn) : 0;
   return op.range.key.size() + op.range.range_end.size() + op.value.size();
 }
+
+}  // namespace
 
 std::size_t request_bytes(const txn_request& t) {
   std::size_t n = 0;
@@ -22,6 +22,8 @@ std::size_t request_bytes(const txn_request& t) {
   for (const auto& op : t.failure) n += op_bytes(op);
   return n;
 }
+
+namespace {
 
 result<void> check_put_fields(std::string_view key, std::string_view value, const put_options& o) {
   if (key.empty()) return errc::key_not_provided;
@@ -129,6 +131,16 @@ result<void> check_txn(const txn_request& t, const limits& l) {
   BOOST_OUTCOME_TRYV(check_intervals(t.failure));
   if (request_bytes(t) > l.max_request_bytes) return errc::request_too_large;
   return BOOST_OUTCOME_V2_NAMESPACE::success();
+}
+
+bool has_puts(const txn_request& t) {
+  for (const auto* branch : {&t.success, &t.failure}) {
+    for (const auto& op : *branch) {
+      if (op.type == request_op::kind::put) return true;
+      if (op.type == request_op::kind::txn && op.txn && has_puts(*op.txn)) return true;
+    }
+  }
+  return false;
 }
 
 bool is_read_only(const txn_request& t) {

@@ -25,5 +25,9 @@ result<void> check_txn(const txn_request& t, const limits& l);
 
 // True iff no branch (nested ones included) puts or deletes.
 bool is_read_only(const txn_request& t);
+// True iff some branch (nested ones included) puts.
+bool has_puts(const txn_request& t);
+// The bytes of keys, values and range ends in the request.
+std::size_t request_bytes(const txn_request& t);
 
 }  // namespace leasekv::detail

@@ -59,3 +59,27 @@ TEST_CASE("compaction: keeps the newest version at or below the revision for rea
   CHECK(s->get("a").value().kvs.at(0).value == "2");
   CHECK(s->range(prefix(""), {.revision = 3}).value().count == 2);
 }
+
+TEST_CASE("quota: past it writes get etcd's no-space error, reads/deletes/compaction go on, then writes resume", "[compaction][quota]") {
+  auto s = store::open({.quota_bytes = 20000}).value();
+  int written = 0;
+  for (; written < 1000; ++written) {
+    auto r = s->put("k" + std::to_string(written % 10), std::string(100, 'v'));
+    if (!r) {
+      CHECK(r.error() == errc::no_space);
+      CHECK(r.error().message() == "etcdserver: mvcc: database space exceeded");
+      break;
+    }
+  }
+  REQUIRE(written < 1000);
+  const auto rev = s->revision();
+  CHECK(s->txn().then(op::put("t", "x")).commit().error() == errc::no_space);
+  CHECK(s->grant(std::chrono::seconds(10)).error() == errc::no_space);
+  CHECK(s->revision() == rev);                        // nothing half-applied
+  CHECK(s->get("k1").value().kvs.size() == 1);        // reads work
+  CHECK(s->delete_range("k9").value().deleted == 1);  // deletes work
+  CHECK(s->txn().then(op::del("k8")).commit().has_value());  // a txn without puts too
+  s->compact(s->revision()).value();                  // compaction frees the history...
+  CHECK(s->put("again", "v").has_value());            // ...and writes resume
+  CHECK(s->statistics().bytes < 20000);
+}
