@@ -3,7 +3,9 @@
 #   1. g++, warnings as errors: every test, the package tests included;
 #   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer (and -Wthread-safety): every test;
 #   3. clang with ThreadSanitizer: the concurrency and conformance tests;
-#   4. a smoke run of the benchmarks' workload runner at small sizes.
+#   4. libFuzzer targets (log and snapshot readers, the CLI's parsers, the store against the model),
+#      60 s each (LEASEKV_FUZZ_SECONDS);
+#   5. a smoke run of the benchmarks' workload runner at small sizes.
 # Each stage prints ctest's summary; the script fails if any stage fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,19 @@ cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_
 cmake --build build/tsan -j "$jobs" --target concurrency_tests conformance_tests
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build/tsan -j "$jobs" -L 'concurrency|conformance' --output-on-failure
+
+stage "libFuzzer (ASan+UBSan): 60 s per target on its seed corpus"
+cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DLEASEKV_WERROR=ON \
+  -DLEASEKV_SANITIZE=address,undefined -DLEASEKV_BUILD_FUZZERS=ON >/dev/null
+cmake --build build/fuzz -j "$jobs" --target fuzz_wal fuzz_snapshot fuzz_store fuzz_cli
+fuzz_seconds=${LEASEKV_FUZZ_SECONDS:-60}
+for target in wal snapshot store cli; do
+  work=$(mktemp -d)
+  build/fuzz/tests/fuzz/fuzz_$target -max_total_time="$fuzz_seconds" -print_final_stats=1 "$work" "tests/fuzz/corpus/$target" \
+    2>&1 | grep -E '^(Done|stat::number_of_executed_units)|ERROR|SUMMARY' || true
+  test "${PIPESTATUS[0]}" -eq 0
+  rm -rf "$work"
+done
 
 stage "benchmark smoke run (small sizes; the real-clock expiry storm included)"
 cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLEASEKV_BUILD_TESTS=OFF -DLEASEKV_BUILD_BENCHMARKS=ON \

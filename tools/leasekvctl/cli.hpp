@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <istream>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -86,6 +87,10 @@ leasekv::put_options put_options_of(const args& a);
 extern const flag_spec put_flags;
 extern const flag_spec get_flags;
 extern const flag_spec del_flags;
+
+// txn's input: compares, success ops, failure ops, each section ended by an empty line. Throws
+// cli_error (exit_invalid_input) on malformed or incomplete input.
+leasekv::txn_request read_txn_request(std::istream& in, bool interactive);
 
 // Command groups.
 int cmd_put(context& c);

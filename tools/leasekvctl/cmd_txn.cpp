@@ -118,9 +118,9 @@ std::string trim(const std::string& s) {
 }
 
 // One line of a section; an error at EOF before the empty line that ends it.
-std::string next_line() {
+std::string next_line(std::istream& in) {
   std::string line;
-  if (!std::getline(std::cin, line)) throw cli_error(exit_invalid_input, "EOF");
+  if (!std::getline(in, line)) throw cli_error(exit_invalid_input, "EOF");
   return trim(line);
 }
 
@@ -195,16 +195,20 @@ leasekv::request_op parse_op(const std::string& line) {
 
 }  // namespace
 
-int cmd_txn(context& c) {
-  if (!c.a.positional.empty()) throw cli_error(exit_bad_args, "txn command does not accept argument");
-  const bool interactive = c.a.has("interactive");
+leasekv::txn_request read_txn_request(std::istream& in, bool interactive) {
   leasekv::txn_request t;
   if (interactive) out_line("compares:");
-  for (std::string line = next_line(); !line.empty(); line = next_line()) t.compares.push_back(parse_compare(line));
+  for (std::string line = next_line(in); !line.empty(); line = next_line(in)) t.compares.push_back(parse_compare(line));
   if (interactive) out_line("success requests (get, put, del):");
-  for (std::string line = next_line(); !line.empty(); line = next_line()) t.success.push_back(parse_op(line));
+  for (std::string line = next_line(in); !line.empty(); line = next_line(in)) t.success.push_back(parse_op(line));
   if (interactive) out_line("failure requests (get, put, del):");
-  for (std::string line = next_line(); !line.empty(); line = next_line()) t.failure.push_back(parse_op(line));
+  for (std::string line = next_line(in); !line.empty(); line = next_line(in)) t.failure.push_back(parse_op(line));
+  return t;
+}
+
+int cmd_txn(context& c) {
+  if (!c.a.positional.empty()) throw cli_error(exit_bad_args, "txn command does not accept argument");
+  const leasekv::txn_request t = read_txn_request(std::cin, c.a.has("interactive"));
   auto s = open_store(c, access::write);
   auto r = s->txn(t);
   if (!r) throw cli_error(exit_error, error_text(r.error()));

@@ -1,0 +1,49 @@
+// Helpers shared by the commands (kept out of main.cpp so tests and fuzzers can link the commands).
+#include "printer.hpp"
+
+#include <atomic>
+#include <csignal>
+
+namespace leasekvctl {
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+extern "C" void on_signal(int) { stop_requested.store(true); }
+
+}  // namespace
+
+bool interrupted() { return stop_requested.load(); }
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::string error_text(const boost::system::error_code& ec) {
+  std::string m = ec.message();
+  if (m.rfind("mvcc: ", 0) == 0) m = "etcdserver: " + m;
+  return m;
+}
+
+std::unique_ptr<leasekv::store> open_store(const context& c, access how) {
+  leasekv::options o;
+  o.data_dir = c.data_dir;
+  o.min_lease_ttl = std::chrono::seconds(2);  // etcd's: short TTLs are raised to 2 s
+  o.lock_timeout = how == access::write ? std::chrono::milliseconds(5000) : std::chrono::milliseconds(0);
+  auto s = leasekv::store::open(o);
+  if (!s && how == access::read && s.error() == leasekv::errc::locked) {
+    o.read_only = true;  // a writer holds it: read beside it
+    s = leasekv::store::open(o);
+  }
+  if (!s) {
+    std::string detail = leasekv::last_error_detail();
+    throw cli_error(exit_error, error_text(s.error()) + (detail.empty() ? "" : " (" + detail + ")"));
+  }
+  return std::move(s).value();
+}
+
+}  // namespace leasekvctl
