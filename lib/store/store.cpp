@@ -115,6 +115,15 @@ void store::impl::after_write() {
   hub->on_write(kv, kv.changes());
 }
 
+// The end of a committed kv write group: the revision is current, attachments and watchers follow, and a
+// snapshot is taken if the log asks for one. Returns the revision.
+std::int64_t store::impl::finish_write() {
+  const std::int64_t rev = kv.end_write();
+  after_write();
+  maybe_snapshot();
+  return rev;
+}
+
 // Store-state checks along the branches the txn will take: first the puts, then the ranges (etcd's
 // order). `i` walks `path` in the same pre-order compute_path wrote it.
 result<void> store::impl::check_puts(const txn_request& t, const std::vector<bool>& path, std::size_t& i) const {
@@ -212,9 +221,7 @@ result<put_response> store::put(std::string_view key, std::string_view value, pu
     kv.begin_write();
     kv.put(key, value, o.lease, o.ignore_value, o.ignore_lease, o.prev_kv ? &out.prev_kv : nullptr);
     BOOST_OUTCOME_TRYV(impl_->commit({}, true));
-    out.header = impl_->header(kv.end_write());
-    impl_->after_write();
-    impl_->maybe_snapshot();
+    out.header = impl_->header(impl_->finish_write());
     lsn = impl_->last_lsn;
   }
   BOOST_OUTCOME_TRYV(impl_->durable(lsn));
@@ -249,9 +256,7 @@ result<delete_response> store::delete_range(const key_range& r, delete_options o
     if (out.deleted > 0) {
       BOOST_OUTCOME_TRYV(impl_->commit({}, true));
     }
-    out.header = impl_->header(kv.end_write());
-    impl_->after_write();
-    impl_->maybe_snapshot();
+    out.header = impl_->header(impl_->finish_write());
     lsn = impl_->last_lsn;
   }
   BOOST_OUTCOME_TRYV(impl_->durable(lsn));
@@ -291,9 +296,7 @@ result<txn_response> store::txn(const txn_request& t) {
     if (!kv.changes().empty()) {
       BOOST_OUTCOME_TRYV(impl_->commit({}, true));
     }
-    out.header = impl_->header(kv.end_write());
-    impl_->after_write();
-    impl_->maybe_snapshot();
+    out.header = impl_->header(impl_->finish_write());
     lsn = impl_->last_lsn;
     return out;
   };

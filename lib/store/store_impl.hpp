@@ -100,6 +100,8 @@ struct store::impl final : lease::key_deleter {
 
   // ---- the write path (store.cpp, persistence.cpp) ----
   void after_write() LEASEKV_REQUIRES(mu);
+  // kv.end_write(), after_write() and maybe_snapshot(), for a write group commit() accepted.
+  std::int64_t finish_write() LEASEKV_REQUIRES(mu);
   // Appends `rec` (plus the open write group's changes, if `group`) to the log. On failure the group is
   // undone and the error returned. In memory-only mode it only records nothing. Sets last_lsn.
   result<void> commit(storage::entry_record rec, bool group) LEASEKV_REQUIRES(mu);

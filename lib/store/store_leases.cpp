@@ -44,6 +44,7 @@ result<const lease::lease_record*> store::impl::renew(lease_id id, clock::time_p
   }
   const clock::time_point before = rec->expires_at;
   BOOST_OUTCOME_TRY(renewed, lessor.renew(id, now));
+  if (!dir) return renewed;  // memory only: no record to build
   auto op = lease_op(storage::lease_op_kind::renew, id);
   op.deadline_wall_ms = to_wall_ms(renewed->expires_at);
   storage::entry_record r;
@@ -218,14 +219,16 @@ result<lease_grant_response> store::grant(std::chrono::milliseconds ttl, lease_i
       } while (id == no_lease || lessor.find(id) != nullptr);
     }
     BOOST_OUTCOME_TRY(rec, lessor.grant(id, ttl, impl_->clk->now()));
-    auto op = lease_op(storage::lease_op_kind::grant, id);
-    op.ttl_ms = rec->ttl.count();
-    op.deadline_wall_ms = impl_->to_wall_ms(rec->expires_at);
-    storage::entry_record r;
-    r.lease_ops.push_back(op);
-    if (auto c = impl_->commit(std::move(r), false); !c) {
-      lessor.forget(id);
-      return c.error();
+    if (impl_->dir) {  // memory only: no record to build
+      auto op = lease_op(storage::lease_op_kind::grant, id);
+      op.ttl_ms = rec->ttl.count();
+      op.deadline_wall_ms = impl_->to_wall_ms(rec->expires_at);
+      storage::entry_record r;
+      r.lease_ops.push_back(op);
+      if (auto c = impl_->commit(std::move(r), false); !c) {
+        lessor.forget(id);
+        return c.error();
+      }
     }
     out.header = impl_->header(impl_->kv.current_revision());
     out.id = rec->id;
