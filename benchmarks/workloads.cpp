@@ -2,7 +2,9 @@
 //
 //   leasekv_workloads [--keys N] [--ranges N] [--leases N] [--storm-leases N] [--storm-keys N] [--seed S]
 //                     [--watch-events N] [--durable-puts N] [--durable-keys N] [--dir D]
-//                     [--only kv|lease|watch|durable]
+//                     [--opens N] [--only kv|lease|watch|durable|compare]
+//
+// --only compare runs the workloads benchmarks/etcd/compare.sh pairs with etcd's: kv, lease, storm, open_empty.
 //
 // Workloads (defaults: 1,000,000 keys, 10,000 ranges, 1,000,000 leases, a storm of 10,000 x 10):
 //   put        put N new keys /registry/pods/%08d in shuffled order, 64-byte values
@@ -20,6 +22,7 @@
 //              (single keys, and prefixes)
 //   durable_put_<policy>_<T>  puts per second into a data directory (--dir, default under /tmp) with sync
 //              per write and group commit, from T = 1, 4, 16 threads
+//   open_empty the time to open an empty in-memory store, averaged over --opens N (1,000)
 //   open_durable   the time to open a data directory holding K keys (--durable-keys, default 1,000,000),
 //              and its bytes on disk per key
 #include <leasekv/leasekv.hpp>
@@ -147,6 +150,18 @@ int storm(std::size_t leases, std::size_t keys_per_lease) {
              leases, leases * keys_per_lease, std::chrono::duration<double, std::milli>(done - due).count(), left,
              during.size(), pct(0.5), pct(0.99), during.empty() ? 0.0 : during.back());
   return left == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int open_empty(std::size_t n) {
+  bench_clock::duration total{};
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto t0 = bench_clock::now();
+    auto store = leasekv::store::open({}).value();
+    total += bench_clock::now() - t0;
+    if (store->revision() != 1) return EXIT_FAILURE;
+  }
+  report("open_empty", n, total);
+  return EXIT_SUCCESS;
 }
 
 std::uint64_t dir_bytes(const std::string& dir) {
@@ -320,11 +335,20 @@ int main(int argc, char** argv) {
   fmt::print("{{\"workload\":\"memory_after_compaction\",\"keys\":{},\"bytes_per_key\":{:.1f}}}\n", n,
              static_cast<double>(heap_in_use() - heap_before) / static_cast<double>(n));
   if (only == "kv") return EXIT_SUCCESS;
+  if (only == "compare") {
+    store.reset();
+    if (lease_workloads(arg(argc, argv, "--leases", 1000000), lease_rng) != EXIT_SUCCESS) return EXIT_FAILURE;
+    if (storm(arg(argc, argv, "--storm-leases", 10000), arg(argc, argv, "--storm-keys", 10)) != EXIT_SUCCESS) {
+      return EXIT_FAILURE;
+    }
+    return open_empty(arg(argc, argv, "--opens", 1000));
+  }
   store.reset();
   if (lease_workloads(arg(argc, argv, "--leases", 1000000), lease_rng) != EXIT_SUCCESS) return EXIT_FAILURE;
   if (storm(arg(argc, argv, "--storm-leases", 10000), arg(argc, argv, "--storm-keys", 10)) != EXIT_SUCCESS) {
     return EXIT_FAILURE;
   }
+  if (open_empty(arg(argc, argv, "--opens", 1000)) != EXIT_SUCCESS) return EXIT_FAILURE;
   if (watch_workloads(watch_scale) != EXIT_SUCCESS) return EXIT_FAILURE;
   return durable_workloads(dir, durable_puts, durable_keys);
 }
