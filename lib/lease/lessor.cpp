@@ -1,6 +1,7 @@
 #include "lease/lessor.hpp"
 
 #include <algorithm>
+#include <string>
 
 namespace leasekv::lease {
 lessor::lessor(key_deleter& deleter, clock::time_point origin, clock::duration tick, std::chrono::milliseconds min_ttl)
@@ -22,7 +23,10 @@ result<const lease_record*> lessor::grant(lease_id id, std::chrono::milliseconds
   if (id == no_lease) return errc::lease_not_found;  // etcd's lessor refuses id 0 the same way
   if (ttl > max_lease_ttl) return errc::lease_ttl_too_large;
   if (ttl < min_ttl_) ttl = min_ttl_;
-  if (ttl.count() <= 0) return errc::invalid_argument;
+  if (ttl.count() <= 0) {
+    set_last_error_detail("lease TTL must be positive, got " + std::to_string(ttl.count()) + " ms");
+    return errc::invalid_argument;
+  }
   if (leases_.count(id) != 0) return errc::lease_exists;
   auto rec = std::make_unique<lease_record>();
   rec->id = id;

@@ -3,6 +3,8 @@
 
 #include <boost/asio/system_executor.hpp>
 
+#include <string>
+
 namespace leasekv {
 
 result<std::unique_ptr<watcher>> store::watch(key_range r, watch_options o, boost::asio::any_io_executor ex,
@@ -12,7 +14,10 @@ result<std::unique_ptr<watcher>> store::watch(key_range r, watch_options o, boos
   if (!r.range_end.empty() && r.range_end != std::string_view("\0", 1) && r.range_end <= r.key) {
     return errc::watch_range_empty;
   }
-  if (o.start_revision < 0) return errc::invalid_argument;
+  if (o.start_revision < 0) {
+    set_last_error_detail("watch start revision must be >= 0 (0: from now), got " + std::to_string(o.start_revision));
+    return errc::invalid_argument;
+  }
   if (!ex) ex = boost::asio::system_executor();
   std::shared_ptr<watcher::state> st;
   clock::time_point progress_at;

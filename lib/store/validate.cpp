@@ -43,7 +43,10 @@ result<void> check_op(const request_op& op, std::size_t max_ops) {
     case request_op::kind::put:
       return check_put_fields(op.range.key, op.value, op.put_opts);
     case request_op::kind::txn:
-      if (!op.txn) return errc::invalid_argument;
+      if (!op.txn) {
+        set_last_error_detail("a nested txn op without its txn_request");
+        return errc::invalid_argument;
+      }
       return check_txn_ops(*op.txn, max_ops);
   }
   return BOOST_OUTCOME_V2_NAMESPACE::success();

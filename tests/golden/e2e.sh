@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end: separate leasekvctl processes behave like one running etcd. Real time passes here (a 2 s
-# lease expiring, a watch seeing another process's put); these are process-boundary tests.
+# End-to-end: separate leasekvctl processes behave like one running etcd. No test waits for a lease to
+# expire: an invocation with LEASEKV_CLOCK_SKEW_MS=N runs N ms in the future, so it finds due leases
+# expired. Only keep-alive needs real time to pass (it renews every TTL/3); it waits for its own output.
 #   e2e.sh LEASEKVCTL
 set -euo pipefail
 ctl=$1
@@ -13,8 +14,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 id=$("$ctl" lease grant 2 | awk '{print $2}')
 [[ $("$ctl" put /tmp/pid 2187 --lease="$id") == OK ]] || fail "put"
 [[ $("$ctl" get /tmp/pid --print-value-only) == 2187 ]] || fail "get before expiry"
-sleep 3
-[[ $("$ctl" lease timetolive "$id") == "lease $id already expired" ]] || fail "timetolive after expiry"
+[[ $(LEASEKV_CLOCK_SKEW_MS=1500 "$ctl" get /tmp/pid --print-value-only) == 2187 ]] || fail "get before the deadline"
+[[ $(LEASEKV_CLOCK_SKEW_MS=2000 "$ctl" lease timetolive "$id") == "lease $id already expired" ]] || fail "timetolive after expiry"
 [[ -z $("$ctl" get /tmp/pid) ]] || fail "key still there after expiry"
 
 # watch in one process prints a put made by another, promptly.
@@ -27,9 +28,10 @@ for _ in $(seq 100); do grep -q hello "$dir/watch.out" && break; sleep 0.01; don
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [[ $(cat "$dir/watch.out") == $'PUT\nw1\nhello' ]] || fail "watch output: $(cat "$dir/watch.out")"
 echo "watch saw another process's put after ${elapsed_ms} ms"
-# ...and a lease expiry, as DELETE events, with nobody else running.
+# ...and a lease expiry, as DELETE events, made by another process that finds the lease due.
 id=$("$ctl" lease grant 2 | awk '{print $2}')
 "$ctl" put w2 bye --lease="$id" >/dev/null
+LEASEKV_CLOCK_SKEW_MS=2000 "$ctl" lease timetolive "$id" >/dev/null
 for _ in $(seq 400); do grep -q DELETE "$dir/watch.out" && break; sleep 0.01; done
 grep -q $'DELETE' "$dir/watch.out" || fail "watch did not see the expiry: $(cat "$dir/watch.out")"
 # SIGTERM ends it cleanly.
@@ -42,7 +44,9 @@ id=$("$ctl" lease grant 2 | awk '{print $2}')
 "$ctl" put ka v --lease="$id" >/dev/null
 "$ctl" lease keep-alive "$id" >"$dir/ka.out" &
 ka=$!
-sleep 3
+# Four renewals, one every TTL/3, take it past the 2 s it was granted.
+for _ in $(seq 1000); do [[ $(grep -c keepalived "$dir/ka.out") -ge 4 ]] && break; sleep 0.01; done
+[[ $(grep -c keepalived "$dir/ka.out") -ge 4 ]] || fail "keep-alive did not renew: $(cat "$dir/ka.out")"
 [[ $("$ctl" get ka --print-value-only) == v ]] || fail "key lost while keep-alive ran"
 kill -INT "$ka"
 wait "$ka" || true

@@ -10,7 +10,7 @@ namespace {
 using namespace std::chrono_literals;
 
 int grant(context& c) {
-  if (c.a.positional.size() < 2) throw cli_error(exit_bad_args, "lease grant command needs TTL argument");
+  if (c.a.positional.size() != 2) throw cli_error(exit_bad_args, "lease grant command needs TTL argument");
   std::int64_t ttl = 0;
   try {
     ttl = parse_int(c.a.positional[1], 10);
@@ -27,7 +27,7 @@ int grant(context& c) {
 }
 
 int revoke(context& c) {
-  if (c.a.positional.size() < 2) throw cli_error(exit_bad_args, "lease revoke command needs 1 argument");
+  if (c.a.positional.size() != 2) throw cli_error(exit_bad_args, "lease revoke command needs 1 argument");
   const auto id = parse_lease_arg(c.a.positional[1], "bad lease ID arg");
   auto s = open_store(c, access::write);
   auto r = s->revoke(id);
@@ -38,7 +38,7 @@ int revoke(context& c) {
 }
 
 int time_to_live(context& c) {
-  if (c.a.positional.size() < 2) throw cli_error(exit_bad_args, "lease timetolive command needs lease ID as argument");
+  if (c.a.positional.size() != 2) throw cli_error(exit_bad_args, "lease timetolive command needs lease ID as argument");
   const auto id = parse_lease_arg(c.a.positional[1], "bad lease ID arg");
   const bool keys = c.a.has("keys");
   auto s = open_store(c, access::read);
@@ -61,7 +61,7 @@ int list(context& c) {
 // Renews the lease every TTL/3 until interrupted or the lease is gone. The store is opened for each
 // renewal only, so other commands can write in between.
 int keep_alive(context& c) {
-  if (c.a.positional.size() < 2) throw cli_error(exit_bad_args, "lease keep-alive command needs lease ID as argument");
+  if (c.a.positional.size() != 2) throw cli_error(exit_bad_args, "lease keep-alive command needs lease ID as argument");
   const auto id = parse_lease_arg(c.a.positional[1], "bad lease ID arg");
   auto p = make_printer(c, {});
   if (c.a.has("once")) {

@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
+#include <string_view>
 
 namespace leasekvctl {
 namespace {
@@ -10,6 +12,32 @@ namespace {
 std::atomic<bool> stop_requested{false};
 
 extern "C" void on_signal(int) { stop_requested.store(true); }
+
+// The real clock, N ms ahead. For tests across processes: with LEASEKV_CLOCK_SKEW_MS set, an invocation
+// sees the time N ms later — leases due by then are expired when it opens the store — so a test sees an
+// expiry without waiting for it.
+class skewed_clock final : public leasekv::clock {
+ public:
+  explicit skewed_clock(std::chrono::milliseconds skew) : skew_(skew) {}
+  time_point now() const noexcept override { return base_->now() + skew_; }
+  std::chrono::system_clock::time_point wall_now() const noexcept override { return base_->wall_now() + skew_; }
+
+ private:
+  std::shared_ptr<leasekv::clock> base_ = leasekv::clock::system();
+  std::chrono::milliseconds skew_;
+};
+
+std::shared_ptr<leasekv::clock> clock_from_env() {
+  const char* v = std::getenv("LEASEKV_CLOCK_SKEW_MS");
+  if (v == nullptr || *v == '\0') return nullptr;
+  std::int64_t ms = 0;
+  try {
+    ms = parse_int(v, 10);
+  } catch (const std::exception&) {
+    throw cli_error(exit_bad_args, std::string("bad LEASEKV_CLOCK_SKEW_MS ") + v + " (expecting milliseconds)");
+  }
+  return std::make_shared<skewed_clock>(std::chrono::milliseconds(ms));
+}
 
 }  // namespace
 
@@ -33,6 +61,7 @@ std::unique_ptr<leasekv::store> open_store(const context& c, access how) {
   leasekv::options o;
   o.data_dir = c.data_dir;
   o.min_lease_ttl = std::chrono::seconds(2);  // etcd's: short TTLs are raised to 2 s
+  o.clock = clock_from_env();
   o.lock_timeout = how == access::write ? std::chrono::milliseconds(5000) : std::chrono::milliseconds(0);
   auto s = leasekv::store::open(o);
   if (!s && how == access::read && s.error() == leasekv::errc::locked) {
