@@ -40,7 +40,10 @@ cmake --build build/fuzz -j "$jobs" --target fuzz_wal fuzz_snapshot fuzz_store f
 fuzz_seconds=${LEASEKV_FUZZ_SECONDS:-60}
 for target in wal snapshot store cli; do
   work=$(mktemp -d)
+  regressions=()
+  [ -d "tests/fuzz/regressions/$target" ] && regressions=("tests/fuzz/regressions/$target")
   build/fuzz/tests/fuzz/fuzz_$target -max_total_time="$fuzz_seconds" -print_final_stats=1 "$work" "tests/fuzz/corpus/$target" \
+    "${regressions[@]}" \
     2>&1 | grep -E '^(Done|stat::number_of_executed_units)|ERROR|SUMMARY' || true
   test "${PIPESTATUS[0]}" -eq 0
   rm -rf "$work"
