@@ -57,11 +57,18 @@ std::uint32_t hash_key(std::string_view key) noexcept {
 
 // ---- hash_index ----
 
-hash_index::hash_index() : slots_(16, 0), mask_(15) {}
+hash_index::hash_index() : slots_(16, 0) {}
+
+// Capacities are not powers of two (they grow by half), so a million keys take 1.35M slots rather than
+// 2M: a slot's home is the hash scaled to the capacity (Lemire's multiply-shift), not a mask of it.
+std::size_t hash_index::home(std::uint32_t hash, std::size_t capacity) {
+  return static_cast<std::size_t>((std::uint64_t{hash} * capacity) >> 32);
+}
 
 key_entry* hash_index::find(std::string_view key, std::uint32_t hash) const {
   const std::uintptr_t tag = tag_of(hash);
-  for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
+  const std::size_t n = slots_.size();
+  for (std::size_t i = home(hash, n);; i = i + 1 == n ? 0 : i + 1) {
     const std::uintptr_t slot = slots_[i];
     if (slot == 0) return nullptr;
     if ((slot & ~pointer_mask) != tag) continue;
@@ -71,9 +78,9 @@ key_entry* hash_index::find(std::string_view key, std::uint32_t hash) const {
 }
 
 void hash_index::place(std::vector<std::uintptr_t>& slots, key_entry* e) const {
-  const std::size_t mask = slots.size() - 1;
-  std::size_t i = e->hash & mask;
-  while (slots[i] != 0) i = (i + 1) & mask;
+  const std::size_t n = slots.size();
+  std::size_t i = home(e->hash, n);
+  while (slots[i] != 0) i = i + 1 == n ? 0 : i + 1;
   slots[i] = reinterpret_cast<std::uintptr_t>(e) | tag_of(e->hash);
 }
 
@@ -83,7 +90,6 @@ void hash_index::rebuild(std::size_t capacity) {
     if (slot != 0) place(fresh, entry_of(slot));
   }
   slots_.swap(fresh);
-  mask_ = capacity - 1;
 }
 
 void hash_index::insert(key_entry* e) {
@@ -91,21 +97,23 @@ void hash_index::insert(key_entry* e) {
     tagging_ = false;  // this platform's pointers use the top bits: store them untagged
     rebuild(slots_.size());
   }
-  if ((size_ + 1) * 4 > slots_.size() * 3) rebuild(slots_.size() * 2);
+  if ((size_ + 1) * 4 > slots_.size() * 3) rebuild(slots_.size() + slots_.size() / 2);  // load <= 3/4
   place(slots_, e);
   ++size_;
 }
 
 void hash_index::erase(const key_entry* e) {
-  std::size_t i = e->hash & mask_;
-  while (entry_of(slots_[i]) != e) i = (i + 1) & mask_;
+  const std::size_t n = slots_.size();
+  auto next = [n](std::size_t i) { return i + 1 == n ? 0 : i + 1; };
+  std::size_t i = home(e->hash, n);
+  while (entry_of(slots_[i]) != e) i = next(i);
   // Backward-shift deletion: move later members of the probe run into the hole so lookups that pass
   // over it still find them.
   std::size_t hole = i;
-  for (std::size_t j = (i + 1) & mask_; slots_[j] != 0; j = (j + 1) & mask_) {
-    const std::size_t home = entry_of(slots_[j])->hash & mask_;
+  for (std::size_t j = next(i); slots_[j] != 0; j = next(j)) {
+    const std::size_t h = home(entry_of(slots_[j])->hash, n);
     // slots_[j] may move into the hole iff its home is not cyclically within (hole, j].
-    const bool home_in_range = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+    const bool home_in_range = hole <= j ? (h > hole && h <= j) : (h > hole || h <= j);
     if (!home_in_range) {
       slots_[hole] = slots_[j];
       hole = j;

@@ -111,11 +111,11 @@ class hash_index {
     return tagging_ ? std::uintptr_t{(hash * 0x9E3779B1u) >> 16} << tag_shift : 0;
   }
   static key_entry* entry_of(std::uintptr_t slot) { return reinterpret_cast<key_entry*>(slot & pointer_mask); }
+  static std::size_t home(std::uint32_t hash, std::size_t capacity);
   void place(std::vector<std::uintptr_t>& slots, key_entry* e) const;
   void rebuild(std::size_t capacity);
 
   std::vector<std::uintptr_t> slots_;  // 0: empty
-  std::size_t mask_ = 0;
   std::size_t size_ = 0;
   bool tagging_ = sizeof(void*) == 8;
 };

@@ -62,11 +62,16 @@ struct expiry_driver::state : std::enable_shared_from_this<state> {
   bool posting_stopped = false;
 };
 
-// The thread a driver owns when the user gives no executor.
+// The thread a driver owns when the user gives no executor. It starts with the first event (a lease, a
+// progress timer): a store that never has one never starts a thread, which keeps opening it cheap.
 struct expiry_driver::owned_context {
   asio::io_context ioc{1};
   asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
-  std::thread thread{[this] { ioc.run(); }};
+  std::thread thread;  // guarded by state::post_mu until stop()
+
+  void start() {
+    if (!thread.joinable()) thread = std::thread([this] { ioc.run(); });
+  }
 };
 
 expiry_driver::expiry_driver(asio::any_io_executor executor, std::function<void(clock::time_point)> process,
@@ -77,6 +82,10 @@ expiry_driver::expiry_driver(asio::any_io_executor executor, std::function<void(
   }
   state_ = std::make_shared<state>(executor, std::move(process), std::move(next), clk);
   asio::post(state_->strand, [s = state_] { s->arm(); });
+  if (owned_ && state_->next()) {  // recovered leases: due before anybody pokes
+    std::lock_guard lock(state_->post_mu);
+    owned_->start();
+  }
 }
 
 expiry_driver::~expiry_driver() { stop(); }
@@ -87,7 +96,10 @@ void expiry_driver::poke(clock::time_point at) {
   while (ns < cur) {
     if (state_->armed_ns.compare_exchange_weak(cur, ns, std::memory_order_acq_rel)) {
       std::lock_guard lock(state_->post_mu);
-      if (!state_->posting_stopped) asio::post(state_->strand, [s = state_] { s->arm(); });
+      if (!state_->posting_stopped) {
+        asio::post(state_->strand, [s = state_] { s->arm(); });
+        if (owned_) owned_->start();
+      }
       return;
     }
   }
@@ -104,11 +116,16 @@ void expiry_driver::stop() {
     state_->posting_stopped = true;
   }
   asio::post(state_->strand, [s = state_] { s->timer.cancel(); });
-  if (owned_ && owned_->thread.joinable()) {
+  if (owned_) {
     // Without the work guard, run() returns once the cancelled wait and the posts above have run, so
-    // no handler (and no reference to the state) is left in the context when it is destroyed.
+    // no handler (and no reference to the state) is left in the context when it is destroyed. A thread
+    // that never started: run what is queued (nothing but no-ops now) here.
     owned_->work.reset();
-    owned_->thread.join();
+    if (owned_->thread.joinable()) {
+      owned_->thread.join();
+    } else {
+      owned_->ioc.run();
+    }
   }
 }
 
