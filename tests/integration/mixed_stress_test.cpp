@@ -365,6 +365,8 @@ TEST_CASE("mixed stress: every operation concurrently, audited against the revis
     std::lock_guard lock(mu);
     all = watchers;
   }
+  // The bound (seconds: each spin visits every watcher) only turns a hang into a failure; normally this
+  // ends within milliseconds.
   for (int spin = 0; spin < 2000000; ++spin) {
     bool done = rec_progress.load() == last;
     for (auto& rw : all) {
