@@ -26,6 +26,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 
 scripts/setup.sh
 for p in golang-go golang-etcd-server-dev; do
@@ -44,8 +45,8 @@ echo "compare: running leasekv" >&2
 build/bench/benchmarks/leasekv_workloads --only compare "${sizes[@]}" | tee "$out/leasekv.jsonl" >&2
 if [ "$keep_etcd" -eq 0 ] || [ ! -s "$out/etcd.jsonl" ]; then
   echo "compare: building the etcd program (GOPATH mode, Debian's etcd 3.4 sources)" >&2
-  (cd benchmarks/etcd && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$PWD/../../$out/gocache" \
-    go build -o "../../$out/etcd_workloads" main.go)
+  (cd benchmarks/etcd && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$out/gocache" \
+    go build -o "$out/etcd_workloads" main.go)
   echo "compare: running etcd" >&2
   "$out/etcd_workloads" "${sizes[@]}" | tee "$out/etcd.jsonl" >&2
 fi
