@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages leasekv needs to build and test, if any is missing. Run as root (or
+# Installs the Debian 12 packages leasekv needs to build and test, if any is missing, and any further
+# packages named as arguments (benchmarks/etcd/compare.sh adds Go and etcd's sources). Run as root (or
 # with sudo available). Safe to run again: it installs nothing when everything is there.
 set -euo pipefail
 
 packages=(
   g++ clang libclang-rt-14-dev cmake ninja-build
   libboost-dev libboost-system-dev libfmt-dev libspdlog-dev catch2 libbenchmark-dev
+  "$@"
 )
 
 missing=()

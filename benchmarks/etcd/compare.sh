@@ -28,15 +28,7 @@ done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-scripts/setup.sh
-for p in golang-go golang-etcd-server-dev; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-    sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends golang-go golang-etcd-server-dev >/dev/null
-    break
-  fi
-done
+scripts/setup.sh golang-go golang-etcd-server-dev
 
 echo "compare: building leasekv (Release)" >&2
 cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLEASEKV_BUILD_TESTS=OFF -DLEASEKV_BUILD_BENCHMARKS=ON >/dev/null

@@ -27,6 +27,10 @@ class printer {
   virtual void leases(const leasekv::lease_leases_response& r) = 0;
   virtual void keep_alive(const leasekv::lease_keep_alive_response& r) = 0;
   virtual void watch(const leasekv::watch_response& r) = 0;
+
+ protected:
+  // Prints one response of a txn with the printer's own put/get/del/txn.
+  void op_response(const leasekv::response_op& op);
 };
 
 std::unique_ptr<printer> make_simple_printer(const print_options& o);

@@ -144,4 +144,13 @@ void refuse_unsupported_format(const context& c) {
   if (c.out == format::protobuf) throw cli_error(exit_bad_feature, "protobuf not supported as output format");
 }
 
+void printer::op_response(const leasekv::response_op& op) {
+  switch (op.type) {
+    case leasekv::request_op::kind::put: put(op.put); break;
+    case leasekv::request_op::kind::range: get(op.range); break;
+    case leasekv::request_op::kind::delete_range: del(op.delete_range); break;
+    case leasekv::request_op::kind::txn: if (op.txn) txn(*op.txn); break;
+  }
+}
+
 }  // namespace leasekvctl

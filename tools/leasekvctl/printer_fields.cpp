@@ -42,14 +42,7 @@ class fields_printer final : public printer {
   void txn(const leasekv::txn_response& r) override {
     hdr(r.header);
     out_line(fmt::format("\"Succeeded\" : {}", r.succeeded));
-    for (const auto& op : r.responses) {
-      switch (op.type) {
-        case leasekv::request_op::kind::put: put(op.put); break;
-        case leasekv::request_op::kind::range: get(op.range); break;
-        case leasekv::request_op::kind::delete_range: del(op.delete_range); break;
-        case leasekv::request_op::kind::txn: if (op.txn) txn(*op.txn); break;
-      }
-    }
+    for (const auto& op : r.responses) op_response(op);
   }
   void grant(const leasekv::lease_grant_response& r) override {
     hdr(r.header);

@@ -33,12 +33,7 @@ class simple_printer final : public printer {
     out_line(r.succeeded ? "SUCCESS" : "FAILURE");
     for (const auto& op : r.responses) {
       out_line("");
-      switch (op.type) {
-        case leasekv::request_op::kind::put: put(op.put); break;
-        case leasekv::request_op::kind::range: get(op.range); break;
-        case leasekv::request_op::kind::delete_range: del(op.delete_range); break;
-        case leasekv::request_op::kind::txn: if (op.txn) txn(*op.txn); break;
-      }
+      op_response(op);
     }
   }
   void grant(const leasekv::lease_grant_response& r) override {
