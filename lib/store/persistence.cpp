@@ -18,7 +18,11 @@ clock::time_point store::impl::from_wall_ms(std::int64_t ms) const {
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;
   const std::int64_t now_ms = duration_cast<milliseconds>(clk->wall_now().time_since_epoch()).count();
-  return clk->now() + milliseconds(ms - now_ms);
+  // A deadline is never more than the largest TTL ahead; further back than that it is just as past. The
+  // clamp keeps a damaged or hostile record from overflowing the clock's nanoseconds.
+  constexpr std::int64_t limit = duration_cast<milliseconds>(max_lease_ttl).count();
+  const std::int64_t delta = ms < now_ms - limit ? -limit : ms > now_ms + limit ? limit : ms - now_ms;
+  return clk->now() + milliseconds(delta);
 }
 
 result<void> store::impl::commit(storage::entry_record rec, bool group) {
