@@ -25,6 +25,7 @@
 #define LEASEKV_RELEASE_SHARED(...) LEASEKV_THREAD_ANNOTATION(release_shared_capability(__VA_ARGS__))
 #define LEASEKV_RELEASE_GENERIC(...) LEASEKV_THREAD_ANNOTATION(release_generic_capability(__VA_ARGS__))
 #define LEASEKV_EXCLUDES(...) LEASEKV_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
+#define LEASEKV_TRY_ACQUIRE(...) LEASEKV_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
 #define LEASEKV_NO_THREAD_SAFETY_ANALYSIS LEASEKV_THREAD_ANNOTATION(no_thread_safety_analysis)
 
 namespace leasekv::base {
@@ -44,6 +45,7 @@ class LEASEKV_CAPABILITY("mutex") mutex {
 class LEASEKV_CAPABILITY("mutex") shared_mutex {
  public:
   void lock() LEASEKV_ACQUIRE() { m_.lock(); }
+  bool try_lock() LEASEKV_TRY_ACQUIRE(true) { return m_.try_lock(); }
   void unlock() LEASEKV_RELEASE() { m_.unlock(); }
   void lock_shared() LEASEKV_ACQUIRE_SHARED() { m_.lock_shared(); }
   void unlock_shared() LEASEKV_RELEASE_SHARED() { m_.unlock_shared(); }

@@ -1,9 +1,130 @@
 #include "lease/lessor.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstdlib>
+#include <new>
 #include <string>
 
+#include <sys/mman.h>
+
 namespace leasekv::lease {
+
+// ---- lease_table ----
+
+namespace {
+constexpr std::size_t huge_page = std::size_t{2} << 20;
+
+// The lower half of an id the table chose is its slot, masked by a function of the upper half, so ids
+// look random rather than counting.
+std::uint32_t slot_mask(std::uint32_t upper) { return static_cast<std::uint32_t>((upper * 0x9E3779B97F4A7C15ull) >> 32); }
+}  // namespace
+
+std::uint32_t lease_table::slot_of(lease_id id) {
+  const auto bits = static_cast<std::uint64_t>(id);
+  return static_cast<std::uint32_t>(bits) ^ slot_mask(static_cast<std::uint32_t>(bits >> 32));
+}
+
+lease_id lease_table::id_of(std::uint32_t slot, std::uint64_t random) {
+  std::uint32_t upper = static_cast<std::uint32_t>(random >> 33);  // 31 bits: the id stays positive
+  if (upper == 0) upper = 1;
+  return static_cast<lease_id>((std::uint64_t{upper} << 32) | (slot ^ slot_mask(upper)));
+}
+
+lease_table::~lease_table() {
+  for (std::size_t c = 0; c < chunk_count_; ++c) {
+    lease_record* recs = chunks_[c].load(std::memory_order_relaxed);
+    const std::size_t n = std::size_t{first_chunk} << c;
+    for (std::size_t i = 0; i < n; ++i) recs[i].~lease_record();
+    std::free(recs);
+  }
+}
+
+// Chunk c holds slots [first_chunk * (2^c - 1), first_chunk * (2^(c+1) - 1)).
+std::pair<std::size_t, std::size_t> lease_table::locate(std::uint32_t i) {
+  const auto c = static_cast<std::size_t>(std::bit_width(i / first_chunk + 1) - 1);
+  return {c, i - first_chunk * ((std::size_t{1} << c) - 1)};
+}
+
+lease_record& lease_table::slot(std::uint32_t i) const {
+  const auto [c, at] = locate(i);
+  return chunks_[c].load(std::memory_order_relaxed)[at];
+}
+
+void lease_table::prefetch(lease_id id) const {
+  const auto [c, at] = locate(slot_of(id));
+  if (c >= max_chunks) return;
+  if (const lease_record* recs = chunks_[c].load(std::memory_order_relaxed)) __builtin_prefetch(recs + at, 1);
+}
+
+void lease_table::extend_to(std::uint32_t slots) {
+  while (capacity_ < slots) {
+    if (chunk_count_ == max_chunks) throw std::bad_alloc();
+    const std::size_t n = std::size_t{first_chunk} << chunk_count_;
+    const std::size_t bytes = n * sizeof(lease_record);
+    const bool huge = bytes >= huge_page;
+    void* mem = std::aligned_alloc(huge ? huge_page : alignof(lease_record), bytes);
+    if (mem == nullptr) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    if (huge) (void)::madvise(mem, bytes, MADV_HUGEPAGE);  // advice only: without it, small pages
+#endif
+    auto* recs = static_cast<lease_record*>(mem);
+    for (std::size_t i = 0; i < n; ++i) new (recs + i) lease_record;
+    chunks_[chunk_count_++].store(recs, std::memory_order_relaxed);
+    capacity_ += static_cast<std::uint32_t>(n);
+  }
+  while (used_ < slots) free_.push_back(used_++);
+}
+
+std::uint32_t lease_table::next_free() {
+  while (!free_.empty() && slot(free_.back()).id != no_lease) free_.pop_back();  // taken since by its own id
+  if (free_.empty()) extend_to(used_ + 1);
+  return free_.back();
+}
+
+lease_record* lease_table::find(lease_id id) const {
+  if (const std::uint32_t i = slot_of(id); i < used_) {
+    if (lease_record& r = slot(i); r.id == id && id != no_lease) return &r;
+  }
+  if (elsewhere_.empty()) return nullptr;
+  const auto it = elsewhere_.find(id);
+  return it == elsewhere_.end() ? nullptr : &slot(it->second);
+}
+
+lease_id lease_table::id_for_next(std::uint64_t random) { return id_of(next_free(), random); }
+
+lease_record& lease_table::insert(lease_id id) {
+  std::uint32_t i = slot_of(id);
+  // An id takes the slot it names if that is free; slots are made for it only within reason (twice
+  // what is used), so a caller's arbitrary id cannot allocate gigabytes.
+  const bool own = i < used_ ? slot(i).id == no_lease : i < 2 * std::uint64_t{used_} + 1024;
+  if (own) {
+    if (i >= used_) extend_to(i + 1);
+  } else {
+    i = next_free();
+    elsewhere_.emplace(id, i);
+  }
+  lease_record& r = slot(i);
+  r.id = id;
+  ++size_;
+  return r;
+}
+
+void lease_table::erase(lease_record& rec) {
+  std::uint32_t i = slot_of(rec.id);
+  if (i >= used_ || &slot(i) != &rec) {
+    const auto it = elsewhere_.find(rec.id);
+    i = it->second;
+    elsewhere_.erase(it);
+  }
+  rec.id = no_lease;
+  rec.ttl = std::chrono::milliseconds(0);
+  rec.keys.reset();
+  free_.push_back(i);
+  --size_;
+}
+
+// ---- lessor ----
 lessor::lessor(key_deleter& deleter, clock::time_point origin, clock::duration tick, std::chrono::milliseconds min_ttl)
     : deleter_(deleter), origin_(origin), tick_(tick.count() > 0 ? tick : std::chrono::milliseconds(1)), min_ttl_(min_ttl) {}
 
@@ -27,42 +148,48 @@ result<const lease_record*> lessor::grant(lease_id id, std::chrono::milliseconds
     set_last_error_detail("lease TTL must be positive, got " + std::to_string(ttl.count()) + " ms");
     return errc::invalid_argument;
   }
-  if (leases_.count(id) != 0) return errc::lease_exists;
-  auto rec = std::make_unique<lease_record>();
-  rec->id = id;
-  rec->ttl = ttl;
-  rec->expires_at = now + ttl;
-  wheel_.schedule(*rec, ticks_ceil(rec->expires_at));
-  const lease_record* out = rec.get();
-  leases_.emplace(id, std::move(rec));
-  return out;
+  if (leases_.find(id) != nullptr) return errc::lease_exists;
+  lease_record& rec = leases_.insert(id);
+  rec.ttl = ttl;
+  rec.expires_at = now + ttl;
+  wheel_.schedule(rec, ticks_ceil(rec.expires_at));
+  return &rec;
+}
+
+lease_id lessor::new_id(std::uint64_t random) {
+  for (;;) {
+    const lease_id id = leases_.id_for_next(random);
+    if (leases_.find(id) == nullptr) return id;  // else a caller chose this id: try other upper bits
+    random = random * 6364136223846793005ull + 1442695040888963407ull;
+  }
 }
 
 result<void> lessor::revoke(lease_id id) {
-  auto it = leases_.find(id);
-  if (it == leases_.end()) return errc::lease_not_found;
-  lease_record& rec = *it->second;
+  lease_record* found = leases_.find(id);
+  if (found == nullptr) return errc::lease_not_found;
+  lease_record& rec = *found;
   wheel_.cancel(rec);
-  std::vector<std::string> keys(rec.keys.begin(), rec.keys.end());
+  std::vector<std::string> keys;
+  if (rec.keys) keys.assign(rec.keys->begin(), rec.keys->end());
   std::sort(keys.begin(), keys.end());
   auto deleted = deleter_.delete_lease_keys(id, keys);  // detaches them through the store's change handling
   if (!deleted) {
     // Not recorded (a failed write): the lease stays, due at its own deadline or, if that has passed,
     // again in a second, when the write may succeed.
-    if (auto again = leases_.find(id); again != leases_.end() && !again->second->scheduled()) {
+    if (lease_record* again = leases_.find(id); again != nullptr && !again->scheduled()) {
       const std::int64_t retry = wheel_.now() + std::max<std::int64_t>(1, std::chrono::nanoseconds(std::chrono::seconds(1)) / tick_);
-      wheel_.schedule(*again->second, std::max(ticks_ceil(again->second->expires_at), retry));
+      wheel_.schedule(*again, std::max(ticks_ceil(again->expires_at), retry));
     }
     return deleted.error();
   }
-  leases_.erase(id);  // `it` may be stale: the deleter called back into us
+  if (lease_record* gone = leases_.find(id)) leases_.erase(*gone);  // the deleter called back into us
   return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 
 result<const lease_record*> lessor::renew(lease_id id, clock::time_point now) {
-  auto it = leases_.find(id);
-  if (it == leases_.end()) return errc::lease_not_found;
-  lease_record& rec = *it->second;
+  lease_record* found = leases_.find(id);
+  if (found == nullptr) return errc::lease_not_found;
+  lease_record& rec = *found;
   if (rec.expires_at <= now) {
     BOOST_OUTCOME_TRYV(revoke(id));
     return errc::lease_not_found;
@@ -78,47 +205,43 @@ result<const lease_record*> lessor::renew(lease_id id, clock::time_point now) {
 }
 
 result<void> lessor::restore(lease_id id, std::chrono::milliseconds ttl, clock::time_point expires_at) {
-  if (leases_.count(id) != 0) return errc::lease_exists;
-  auto rec = std::make_unique<lease_record>();
-  rec->id = id;
-  rec->ttl = std::max(ttl, min_ttl_);
-  rec->expires_at = expires_at;
-  wheel_.schedule(*rec, ticks_ceil(expires_at));
-  leases_.emplace(id, std::move(rec));
+  if (leases_.find(id) != nullptr) return errc::lease_exists;
+  lease_record& rec = leases_.insert(id);
+  rec.ttl = std::max(ttl, min_ttl_);
+  rec.expires_at = expires_at;
+  wheel_.schedule(rec, ticks_ceil(expires_at));
   return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 
 void lessor::set_deadline(lease_id id, clock::time_point expires_at) {
-  auto it = leases_.find(id);
-  if (it == leases_.end()) return;
-  it->second->expires_at = expires_at;
-  wheel_.reschedule(*it->second, ticks_ceil(expires_at));
+  lease_record* rec = leases_.find(id);
+  if (rec == nullptr) return;
+  rec->expires_at = expires_at;
+  wheel_.reschedule(*rec, ticks_ceil(expires_at));
 }
 
 void lessor::forget(lease_id id) {
-  auto it = leases_.find(id);
-  if (it == leases_.end()) return;
-  wheel_.cancel(*it->second);
-  leases_.erase(it);
-}
-
-const lease_record* lessor::find(lease_id id) const {
-  auto it = leases_.find(id);
-  return it == leases_.end() ? nullptr : it->second.get();
+  lease_record* rec = leases_.find(id);
+  if (rec == nullptr) return;
+  wheel_.cancel(*rec);
+  leases_.erase(*rec);
 }
 
 void lessor::attach(lease_id id, std::string_view key) {
-  if (auto it = leases_.find(id); it != leases_.end()) it->second->keys.emplace(key);
+  lease_record* rec = leases_.find(id);
+  if (rec == nullptr) return;
+  if (!rec->keys) rec->keys = std::make_unique<key_set>();
+  rec->keys->emplace(key);
 }
 
 void lessor::detach(lease_id id, std::string_view key) {
-  if (auto it = leases_.find(id); it != leases_.end()) it->second->keys.erase(std::string(key));
+  if (lease_record* rec = leases_.find(id); rec != nullptr && rec->keys) rec->keys->erase(std::string(key));
 }
 
 std::vector<const lease_record*> lessor::by_deadline() const {
   std::vector<const lease_record*> out;
   out.reserve(leases_.size());
-  for (const auto& [id, rec] : leases_) out.push_back(rec.get());
+  leases_.for_each([&](const lease_record& rec) { out.push_back(&rec); });
   std::sort(out.begin(), out.end(), [](const lease_record* a, const lease_record* b) {
     return a->expires_at != b->expires_at ? a->expires_at < b->expires_at : a->id < b->id;
   });

@@ -17,6 +17,8 @@
 #include "leasekv/types.hpp"
 #include "lease/timing_wheel.hpp"
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -24,16 +26,73 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace leasekv::lease {
 
-// A lease is its own wheel timer, so a fired timer leads straight back to its lease.
-struct lease_record : wheel_timer {
-  lease_id id = no_lease;
+using key_set = std::unordered_set<std::string>;
+
+// A lease is its own wheel timer, so a fired timer leads straight back to its lease. Everything a renewal
+// reads or writes (the timer's deadline, id, TTL, deadline) shares one cache line; the attached keys live
+// elsewhere and only once there are any.
+struct alignas(64) lease_record : wheel_timer {
+  lease_id id = no_lease;            // no_lease: a free slot of the lease table
   std::chrono::milliseconds ttl{0};  // granted (after the minimum-TTL raise)
-  clock::time_point expires_at;  // the deadline; the wheel holds it rounded up to a tick
-  std::unordered_set<std::string> keys;
+  clock::time_point expires_at;      // the deadline; the wheel holds it rounded up to a tick
+  std::unique_ptr<key_set> keys;     // attached keys, or null for none
+};
+static_assert(sizeof(void*) != 8 || sizeof(lease_record) == 64, "a lease record is one cache line");
+
+// The leases, by id, in slots that never move. An id the lessor chooses names its slot (see
+// lease_table::id_of), so finding it is one slot read; other ids (chosen by callers, or restored where
+// their slot was taken) are found through a small hash map. Slots live in chunks that double in size (64,
+// 128, ...); chunks of 2 MiB and more ask for transparent huge pages, so a million leases cost no TLB
+// misses.
+class lease_table {
+ public:
+  lease_table() = default;
+  lease_table(const lease_table&) = delete;
+  lease_table& operator=(const lease_table&) = delete;
+  ~lease_table();
+
+  lease_record* find(lease_id id) const;
+  // Starts loading the slot `id` names into the cache. Safe without the owner's lock and for any id: it
+  // reads nothing but chunk pointers, which never change once set.
+  void prefetch(lease_id id) const;
+  // A fresh id naming the slot the next insert() without a slot of its own would take; `random` picks
+  // its upper bits. It may collide with a caller-chosen id: check with find().
+  lease_id id_for_next(std::uint64_t random);
+  // REQUIRES: find(id) == nullptr. Returns the new lease's slot, with only `id` set.
+  lease_record& insert(lease_id id);
+  // REQUIRES: rec is in the table. Frees its slot.
+  void erase(lease_record& rec);
+  std::size_t size() const { return size_; }
+
+  template <class F>
+  void for_each(F&& f) const {
+    for (std::uint32_t i = 0; i < used_; ++i) {
+      if (const lease_record& r = slot(i); r.id != no_lease) f(r);
+    }
+  }
+
+ private:
+  static constexpr std::uint32_t first_chunk = 64;
+  static std::uint32_t slot_of(lease_id id);
+  static lease_id id_of(std::uint32_t slot, std::uint64_t random);
+  static std::pair<std::size_t, std::size_t> locate(std::uint32_t slot);  // chunk, index in it
+  lease_record& slot(std::uint32_t i) const;
+  std::uint32_t next_free();
+  void extend_to(std::uint32_t slots);  // makes slots [0, slots) exist
+
+  static constexpr std::size_t max_chunks = 27;  // 64 * (2^27 - 1) slots: more than ids can name
+  std::array<std::atomic<lease_record*>, max_chunks> chunks_{};  // chunk c holds first_chunk << c slots
+  std::size_t chunk_count_ = 0;
+  std::uint32_t used_ = 0;             // slots [0, used_) have been handed out at least once
+  std::uint32_t capacity_ = 0;
+  std::size_t size_ = 0;
+  std::vector<std::uint32_t> free_;  // freed slots; an entry may since have been taken by its own id
+  std::unordered_map<lease_id, std::uint32_t> elsewhere_;  // ids not in the slot they name
 };
 
 // What the lessor needs from the store.
@@ -71,8 +130,13 @@ class lessor {
   void set_deadline(lease_id id, clock::time_point expires_at);
   void forget(lease_id id);
 
-  const lease_record* find(lease_id id) const;
+  const lease_record* find(lease_id id) const { return leases_.find(id); }
+  // See lease_table::prefetch: callers may call it before taking the lock that guards the lessor.
+  void prefetch(lease_id id) const { leases_.prefetch(id); }
   std::size_t size() const { return leases_.size(); }
+  // A new lease id, unused, non-zero and positive, that finds its lease fastest; `random` picks most of
+  // its bits.
+  lease_id new_id(std::uint64_t random);
 
   // Attachment bookkeeping; unknown leases are ignored.
   void attach(lease_id id, std::string_view key);
@@ -97,7 +161,7 @@ class lessor {
   const clock::duration tick_;
   const std::chrono::milliseconds min_ttl_;
   timing_wheel wheel_;
-  std::unordered_map<lease_id, std::unique_ptr<lease_record>> leases_;
+  lease_table leases_;
   std::vector<wheel_timer*> fired_;  // scratch for pop_due
 };
 

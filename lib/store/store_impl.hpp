@@ -60,7 +60,10 @@ struct keep_alive::state {
 // that long background work (an expiry storm) can step aside between its batches.
 class LEASEKV_SCOPED_CAPABILITY write_lock {
  public:
-  write_lock(base::shared_mutex& mu, std::atomic<int>& waiting) LEASEKV_ACQUIRE(mu) : mu_(mu) {
+  // Only a writer that has to wait says so: an uncontended lock costs one atomic operation, not three.
+  write_lock(base::shared_mutex& mu, std::atomic<int>& waiting) LEASEKV_ACQUIRE(mu) LEASEKV_NO_THREAD_SAFETY_ANALYSIS
+      : mu_(mu) {
+    if (mu_.try_lock()) return;
     waiting.fetch_add(1, std::memory_order_relaxed);
     mu_.lock();
     waiting.fetch_sub(1, std::memory_order_relaxed);
@@ -78,6 +81,8 @@ struct store::impl final : lease::key_deleter {
 
   response_header header(std::int64_t rev) const { return {cluster_id, member_id, rev, raft_term}; }
   bool lease_known(lease_id id) const LEASEKV_REQUIRES_SHARED(mu) { return lessor.find(id) != nullptr; }
+  // Needs no lock: lease_table::prefetch reads only what never changes once set.
+  void prefetch_lease(lease_id id) const LEASEKV_NO_THREAD_SAFETY_ANALYSIS { lessor.prefetch(id); }
   result<void> check_open() const {
     if (closed.load(std::memory_order_acquire)) return errc::closed;
     return BOOST_OUTCOME_V2_NAMESPACE::success();

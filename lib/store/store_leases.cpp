@@ -214,9 +214,7 @@ result<lease_grant_response> store::grant(std::chrono::milliseconds ttl, lease_i
     auto& lessor = impl_->lessor;
     if (id == no_lease) {
       // Unique, positive, non-zero, and not a counter (etcd's ids look random too).
-      do {
-        id = static_cast<lease_id>(detail::random_id() & 0x7fffffffffffffffULL);
-      } while (id == no_lease || lessor.find(id) != nullptr);
+      id = lessor.new_id(detail::random_id());
     }
     BOOST_OUTCOME_TRY(rec, lessor.grant(id, ttl, impl_->clk->now()));
     if (impl_->dir) {  // memory only: no record to build
@@ -260,11 +258,15 @@ result<lease_revoke_response> store::revoke(lease_id id) {
 
 result<lease_keep_alive_response> store::keep_alive_once(lease_id id) {
   BOOST_OUTCOME_TRYV(impl_->check_writable());
+  // The lease's cache miss overlaps reading the clock and taking the lock. The renewal takes effect at
+  // `now`, a moment inside this call.
+  impl_->prefetch_lease(id);
+  const clock::time_point now = impl_->clk->now();
   lease_keep_alive_response out;
   std::uint64_t lsn = 0;
   {
     write_lock lock(impl_->mu, impl_->waiting_writers);
-    BOOST_OUTCOME_TRY(rec, impl_->renew(id, impl_->clk->now()));
+    BOOST_OUTCOME_TRY(rec, impl_->renew(id, now));
     out = impl_->keep_alive_response(*rec);
     impl_->maybe_snapshot();
     lsn = impl_->last_lsn;
@@ -319,7 +321,7 @@ result<lease_time_to_live_response> store::time_to_live(lease_id id, time_to_liv
   out.granted = rec->ttl;
   out.granted_ttl = whole_seconds(rec->ttl);
   if (o.keys) {
-    out.keys.assign(rec->keys.begin(), rec->keys.end());
+    if (rec->keys) out.keys.assign(rec->keys->begin(), rec->keys->end());
     std::sort(out.keys.begin(), out.keys.end());
   }
   return out;
