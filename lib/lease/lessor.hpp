@@ -20,6 +20,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,7 +32,12 @@
 
 namespace leasekv::lease {
 
-using key_set = std::unordered_set<std::string>;
+// Looked up by string_view without building a string.
+struct key_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view k) const noexcept { return std::hash<std::string_view>{}(k); }
+};
+using key_set = std::unordered_set<std::string, key_hash, std::equal_to<>>;
 
 // A lease is its own wheel timer, so a fired timer leads straight back to its lease. Everything a renewal
 // reads or writes (the timer's deadline, id, TTL, deadline) shares one cache line; the attached keys live

@@ -130,6 +130,22 @@ void kv_store::put(std::string_view key, std::string_view value, lease_id lease,
   changes_.push_back({e, v, cur});
 }
 
+void kv_store::bury(key_entry* e) {
+  const key_version* cur = e->head;  // live, so the head
+  key_version* t = key_version::make_tombstone(next_revision());
+  t->older = e->head;
+  e->head = t;
+  bytes_ += e->key_size + version_overhead;
+  changes_.push_back({e, t, cur});
+}
+
+bool kv_store::delete_key(std::string_view key) {
+  key_entry* e = find(key);
+  if (e == nullptr || e->head == nullptr || e->head->tombstone()) return false;
+  bury(e);
+  return true;
+}
+
 std::int64_t kv_store::delete_range(const key_range& r, std::vector<key_value>* prev) {
   std::vector<key_entry*> doomed;
   for_each_live(r, current_, [&](const key_entry& e, const key_version&) {
@@ -137,13 +153,8 @@ std::int64_t kv_store::delete_range(const key_range& r, std::vector<key_value>* 
     return true;
   });
   for (key_entry* e : doomed) {
-    const key_version* cur = e->head;  // live, so the head
-    if (prev != nullptr) prev->push_back(to_key_value(*e, *cur));
-    key_version* t = key_version::make_tombstone(next_revision());
-    t->older = e->head;
-    e->head = t;
-    bytes_ += e->key_size + version_overhead;
-    changes_.push_back({e, t, cur});
+    if (prev != nullptr) prev->push_back(to_key_value(*e, *e->head));
+    bury(e);
   }
   return static_cast<std::int64_t>(doomed.size());
 }

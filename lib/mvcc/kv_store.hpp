@@ -72,6 +72,8 @@ class kv_store {
   // REQUIRES: inside a write group; key non-empty; for ignore_value / ignore_lease the key is alive.
   void put(std::string_view key, std::string_view value, lease_id lease, bool ignore_value,
            bool ignore_lease, std::optional<key_value>* prev);
+  // Deletes `key` if it is alive; returns whether it was.
+  bool delete_key(std::string_view key);
   // Deletes every live key of `r`; returns how many.
   std::int64_t delete_range(const key_range& r, std::vector<key_value>* prev);
   const std::vector<change>& changes() const { return changes_; }
@@ -114,6 +116,8 @@ class kv_store {
  private:
   key_entry* find(std::string_view key) const { return hash_.find(key, hash_key(key)); }
   revision next_revision();
+  // Ends the live generation of `e` with a tombstone. REQUIRES: e is alive.
+  void bury(key_entry* e);
 
   hash_index hash_;
   ordered_index ordered_;

@@ -24,7 +24,7 @@ storage::lease_op_record lease_op(storage::lease_op_kind kind, lease_id id) {
 // key_deleter: the lessor revoking a lease. It runs inside lessor calls made under `mu`.
 result<void> store::impl::delete_lease_keys(lease_id id, const std::vector<std::string>& sorted_keys) {
   kv.begin_write();
-  for (const auto& k : sorted_keys) kv.delete_range(key_range(k), nullptr);
+  for (const auto& k : sorted_keys) kv.delete_key(k);
   storage::entry_record rec;
   rec.lease_ops.push_back(lease_op(storage::lease_op_kind::revoke, id));
   BOOST_OUTCOME_TRYV(commit(std::move(rec), true));

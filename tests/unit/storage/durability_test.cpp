@@ -210,6 +210,26 @@ TEST_CASE("durability: a full disk fails writes cleanly, reads go on, writes res
   CHECK(state_of(*f.open()) == after);
 }
 
+TEST_CASE("durability: a revoke or expiry that cannot be written keeps the lease with every key attached", "[storage][lease]") {
+  fixture f;
+  auto s = f.open();
+  const auto l = s->grant(10s).value().id;
+  for (const char* k : {"b", "a", "c"}) s->put(k, "v", {.lease = l}).value();
+  const auto before = state_of(*s);
+  f.env->set_space(f.env->total_bytes() + 10);
+  CHECK(s->revoke(l).error() == boost::system::errc::no_space_on_device);
+  CHECK(state_of(*s) == before);
+  f.clk->advance(11s);  // the expiry fails the same way: the lease stays (past its deadline), to be retried
+  CHECK(s->revision() == 4);
+  CHECK(s->range(all_keys()).value().count == 3);
+  CHECK(s->time_to_live(l, {.keys = true}).value().keys == std::vector<std::string>{"a", "b", "c"});
+  f.env->set_space(UINT64_MAX);
+  f.clk->advance(1s);  // the retry a second later succeeds: every key goes, at one revision
+  CHECK(s->time_to_live(l).value().ttl == -1);
+  CHECK(s->range(all_keys()).value().kvs.empty());
+  CHECK(s->revision() == 5);
+}
+
 TEST_CASE("durability: one writer per data directory; readers open beside it", "[storage]") {
   fixture f;
   auto writer = f.open();
