@@ -145,7 +145,25 @@ void kv_store::for_each_entry(const key_range& r, F&& f) const {
   }
   const bool to_end = r.range_end == std::string_view("\0", 1);
   if (!to_end && r.range_end <= r.key) return;
-  for (auto p = ordered_.lower_bound(r.key); p != ordered_.end(); ordered_.next(p)) {
+  // Keys adjacent in order lie anywhere in memory: start loading entries 8 keys ahead, and their newest
+  // versions 4 ahead (by then the entry has arrived), so a range waits on several misses at once.
+  const auto end = ordered_.end();
+  auto p = ordered_.lower_bound(r.key);
+  auto entry_ahead = p;
+  for (int i = 0; i < 8 && entry_ahead != end; ++i, ordered_.next(entry_ahead)) __builtin_prefetch(ordered_.at(entry_ahead));
+  auto version_ahead = p;
+  for (int i = 0; i < 4 && version_ahead != end; ++i) ordered_.next(version_ahead);
+  for (; p != end; ordered_.next(p)) {
+    if (entry_ahead != end) {
+      __builtin_prefetch(ordered_.at(entry_ahead));
+      ordered_.next(entry_ahead);
+    }
+    if (version_ahead != end) {
+      const key_version* v = ordered_.at(version_ahead)->head;
+      __builtin_prefetch(v);
+      __builtin_prefetch(reinterpret_cast<const char*>(v) + 64);  // the value's first bytes
+      ordered_.next(version_ahead);
+    }
     const key_entry* e = ordered_.at(p);
     if (!to_end && e->key() >= r.range_end) return;
     if (!f(*e)) return;
