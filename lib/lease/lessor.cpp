@@ -95,9 +95,10 @@ lease_id lease_table::id_for_next(std::uint64_t random) { return id_of(next_free
 
 lease_record& lease_table::insert(lease_id id) {
   std::uint32_t i = slot_of(id);
-  // An id takes the slot it names if that is free; slots are made for it only within reason (twice
-  // what is used), so a caller's arbitrary id cannot allocate gigabytes.
-  const bool own = i < used_ ? slot(i).id == no_lease : i < 2 * std::uint64_t{used_} + 1024;
+  // An id takes the slot it names if that is free. New slots are made for it only just past the used
+  // ones: caller ids name random slots, and a looser bound (say, twice what is used) would let the
+  // table grow a little with each one that lands inside it, geometrically, until it fills memory.
+  const bool own = i < used_ ? slot(i).id == no_lease : i < std::uint64_t{used_} + 64;
   if (own) {
     if (i >= used_) extend_to(i + 1);
   } else {

@@ -74,6 +74,7 @@ class lease_table {
   // REQUIRES: rec is in the table. Frees its slot.
   void erase(lease_record& rec);
   std::size_t size() const { return size_; }
+  std::size_t slots() const { return used_; }  // slots ever handed out
 
   template <class F>
   void for_each(F&& f) const {
