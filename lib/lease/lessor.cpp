@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <string>
@@ -52,13 +53,14 @@ lease_record& lease_table::slot(std::uint32_t i) const {
 }
 
 void lease_table::prefetch(lease_id id) const {
-  const auto [c, at] = locate(slot_of(id));
-  if (c >= max_chunks) return;
+  static_assert(static_cast<std::size_t>(std::bit_width(UINT32_MAX / first_chunk + 1)) - 1 < max_chunks);
+  const auto [c, at] = locate(slot_of(id));  // so c < max_chunks for every slot
   if (const lease_record* recs = chunks_[c].load(std::memory_order_relaxed)) __builtin_prefetch(recs + at, 1);
 }
 
 void lease_table::extend_to(std::uint32_t slots) {
-  while (capacity_ < slots) {
+  // The chunks so far hold first_chunk * (2^chunk_count_ - 1) slots.
+  while (first_chunk * ((std::size_t{1} << chunk_count_) - 1) < slots) {
     if (chunk_count_ == max_chunks) throw std::bad_alloc();
     const std::size_t n = std::size_t{first_chunk} << chunk_count_;
     const std::size_t bytes = n * sizeof(lease_record);
@@ -71,7 +73,6 @@ void lease_table::extend_to(std::uint32_t slots) {
     auto* recs = static_cast<lease_record*>(mem);
     for (std::size_t i = 0; i < n; ++i) new (recs + i) lease_record;
     chunks_[chunk_count_++].store(recs, std::memory_order_relaxed);
-    capacity_ += static_cast<std::uint32_t>(n);
   }
   while (used_ < slots) free_.push_back(used_++);
 }

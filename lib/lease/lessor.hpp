@@ -40,7 +40,7 @@ struct key_hash {
 using key_set = std::unordered_set<std::string, key_hash, std::equal_to<>>;
 
 // A lease is its own wheel timer, so a fired timer leads straight back to its lease. Everything a renewal
-// reads or writes (the timer's deadline, id, TTL, deadline) shares one cache line; the attached keys live
+// reads or writes (the timer, id, TTL, deadline) shares one cache line; the attached keys live
 // elsewhere and only once there are any.
 struct alignas(64) lease_record : wheel_timer {
   lease_id id = no_lease;            // no_lease: a free slot of the lease table
@@ -96,7 +96,6 @@ class lease_table {
   std::array<std::atomic<lease_record*>, max_chunks> chunks_{};  // chunk c holds first_chunk << c slots
   std::size_t chunk_count_ = 0;
   std::uint32_t used_ = 0;             // slots [0, used_) have been handed out at least once
-  std::uint32_t capacity_ = 0;
   std::size_t size_ = 0;
   std::vector<std::uint32_t> free_;  // freed slots; an entry may since have been taken by its own id
   std::unordered_map<lease_id, std::uint32_t> elsewhere_;  // ids not in the slot they name

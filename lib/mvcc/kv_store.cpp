@@ -141,7 +141,7 @@ void kv_store::bury(key_entry* e) {
 
 bool kv_store::delete_key(std::string_view key) {
   key_entry* e = find(key);
-  if (e == nullptr || e->head == nullptr || e->head->tombstone()) return false;
+  if (e == nullptr || e->live_at(current_) == nullptr) return false;
   bury(e);
   return true;
 }

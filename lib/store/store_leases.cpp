@@ -258,15 +258,12 @@ result<lease_revoke_response> store::revoke(lease_id id) {
 
 result<lease_keep_alive_response> store::keep_alive_once(lease_id id) {
   BOOST_OUTCOME_TRYV(impl_->check_writable());
-  // The lease's cache miss overlaps reading the clock and taking the lock. The renewal takes effect at
-  // `now`, a moment inside this call.
-  impl_->prefetch_lease(id);
-  const clock::time_point now = impl_->clk->now();
+  impl_->prefetch_lease(id);  // the lease's cache miss overlaps taking the lock
   lease_keep_alive_response out;
   std::uint64_t lsn = 0;
   {
     write_lock lock(impl_->mu, impl_->waiting_writers);
-    BOOST_OUTCOME_TRY(rec, impl_->renew(id, now));
+    BOOST_OUTCOME_TRY(rec, impl_->renew(id, impl_->clk->now()));
     out = impl_->keep_alive_response(*rec);
     impl_->maybe_snapshot();
     lsn = impl_->last_lsn;
