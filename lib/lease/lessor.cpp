@@ -1,5 +1,7 @@
 #include "lease/lessor.hpp"
 
+#include "base/memory.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cstdint>
@@ -7,15 +9,11 @@
 #include <new>
 #include <string>
 
-#include <sys/mman.h>
-
 namespace leasekv::lease {
 
 // ---- lease_table ----
 
 namespace {
-constexpr std::size_t huge_page = std::size_t{2} << 20;
-
 // The lower half of an id the table chose is its slot, masked by a function of the upper half, so ids
 // look random rather than counting.
 std::uint32_t slot_mask(std::uint32_t upper) { return static_cast<std::uint32_t>((upper * 0x9E3779B97F4A7C15ull) >> 32); }
@@ -37,7 +35,7 @@ lease_table::~lease_table() {
     lease_record* recs = chunks_[c].load(std::memory_order_relaxed);
     const std::size_t n = std::size_t{first_chunk} << c;
     for (std::size_t i = 0; i < n; ++i) recs[i].~lease_record();
-    std::free(recs);
+    base::free_region(recs, n * sizeof(lease_record));
   }
 }
 
@@ -64,12 +62,8 @@ void lease_table::extend_to(std::uint32_t slots) {
     if (chunk_count_ == max_chunks) throw std::bad_alloc();
     const std::size_t n = std::size_t{first_chunk} << chunk_count_;
     const std::size_t bytes = n * sizeof(lease_record);
-    const bool huge = bytes >= huge_page;
-    void* mem = std::aligned_alloc(huge ? huge_page : alignof(lease_record), bytes);
-    if (mem == nullptr) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-    if (huge) (void)::madvise(mem, bytes, MADV_HUGEPAGE);  // advice only: without it, small pages
-#endif
+    static_assert(alignof(lease_record) <= 64);  // what allocate_region promises
+    void* mem = base::allocate_region(bytes);
     auto* recs = static_cast<lease_record*>(mem);
     for (std::size_t i = 0; i < n; ++i) new (recs + i) lease_record;
     chunks_[chunk_count_++].store(recs, std::memory_order_relaxed);

@@ -6,9 +6,9 @@
 
 namespace leasekv::mvcc {
 
-key_version* key_version::make(revision rev, std::int64_t create_revision, std::int64_t version,
-                               std::int64_t lease, std::string_view value) {
-  void* mem = ::operator new(sizeof(key_version) + value.size());
+key_version* key_version::make(base::node_arena& a, revision rev, std::int64_t create_revision,
+                               std::int64_t version, std::int64_t lease, std::string_view value) {
+  void* mem = a.allocate(sizeof(key_version) + value.size());
   auto* v = new (mem) key_version;
   v->mod_main = rev.main;
   v->mod_sub = static_cast<std::uint32_t>(rev.sub);
@@ -20,23 +20,24 @@ key_version* key_version::make(revision rev, std::int64_t create_revision, std::
   return v;
 }
 
-key_version* key_version::make_tombstone(revision rev) { return make(rev, 0, 0, 0, {}); }
+key_version* key_version::make_tombstone(base::node_arena& a, revision rev) { return make(a, rev, 0, 0, 0, {}); }
 
-void key_version::destroy(key_version* v) noexcept {
+void key_version::destroy(base::node_arena& a, key_version* v) noexcept {
+  const std::size_t bytes = sizeof(key_version) + v->value_size;
   v->~key_version();
-  ::operator delete(v);
+  a.deallocate(v, bytes);
 }
 
-void key_version::destroy_chain(key_version* v) noexcept {
+void key_version::destroy_chain(base::node_arena& a, key_version* v) noexcept {
   while (v != nullptr) {
     key_version* older = v->older;
-    destroy(v);
+    destroy(a, v);
     v = older;
   }
 }
 
-key_entry* key_entry::make(std::string_view key, std::uint32_t hash) {
-  void* mem = ::operator new(sizeof(key_entry) + key.size());
+key_entry* key_entry::make(base::node_arena& a, std::string_view key, std::uint32_t hash) {
+  void* mem = a.allocate(sizeof(key_entry) + key.size());
   auto* e = new (mem) key_entry;
   e->hash = hash;
   e->key_size = static_cast<std::uint32_t>(key.size());
@@ -44,10 +45,11 @@ key_entry* key_entry::make(std::string_view key, std::uint32_t hash) {
   return e;
 }
 
-void key_entry::destroy(key_entry* e) noexcept {
-  key_version::destroy_chain(e->head);
+void key_entry::destroy(base::node_arena& a, key_entry* e) noexcept {
+  key_version::destroy_chain(a, e->head);
+  const std::size_t bytes = sizeof(key_entry) + e->key_size;
   e->~key_entry();
-  ::operator delete(e);
+  a.deallocate(e, bytes);
 }
 
 std::uint32_t hash_key(std::string_view key) noexcept {
@@ -57,7 +59,9 @@ std::uint32_t hash_key(std::string_view key) noexcept {
 
 // ---- hash_index ----
 
-hash_index::hash_index() : slots_(16, 0) {}
+hash_index::hash_index() { rebuild(16); }
+
+hash_index::~hash_index() { base::free_region(slots_, capacity_ * sizeof(std::uintptr_t)); }
 
 // Capacities are not powers of two (they grow by half), so a million keys take 1.35M slots rather than
 // 2M: a slot's home is the hash scaled to the capacity (Lemire's multiply-shift), not a mask of it.
@@ -67,7 +71,7 @@ std::size_t hash_index::home(std::uint32_t hash, std::size_t capacity) {
 
 key_entry* hash_index::find(std::string_view key, std::uint32_t hash) const {
   const std::uintptr_t tag = tag_of(hash);
-  const std::size_t n = slots_.size();
+  const std::size_t n = capacity_;
   for (std::size_t i = home(hash, n);; i = i + 1 == n ? 0 : i + 1) {
     const std::uintptr_t slot = slots_[i];
     if (slot == 0) return nullptr;
@@ -77,33 +81,35 @@ key_entry* hash_index::find(std::string_view key, std::uint32_t hash) const {
   }
 }
 
-void hash_index::place(std::vector<std::uintptr_t>& slots, key_entry* e) const {
-  const std::size_t n = slots.size();
-  std::size_t i = home(e->hash, n);
-  while (slots[i] != 0) i = i + 1 == n ? 0 : i + 1;
+void hash_index::place(std::uintptr_t* slots, std::size_t capacity, key_entry* e) const {
+  std::size_t i = home(e->hash, capacity);
+  while (slots[i] != 0) i = i + 1 == capacity ? 0 : i + 1;
   slots[i] = reinterpret_cast<std::uintptr_t>(e) | tag_of(e->hash);
 }
 
 void hash_index::rebuild(std::size_t capacity) {
-  std::vector<std::uintptr_t> fresh(capacity, 0);
-  for (std::uintptr_t slot : slots_) {
-    if (slot != 0) place(fresh, entry_of(slot));
+  auto* fresh = static_cast<std::uintptr_t*>(base::allocate_region(capacity * sizeof(std::uintptr_t)));
+  std::fill_n(fresh, capacity, std::uintptr_t{0});
+  for (std::size_t i = 0; i < capacity_; ++i) {
+    if (slots_[i] != 0) place(fresh, capacity, entry_of(slots_[i]));
   }
-  slots_.swap(fresh);
+  if (slots_ != nullptr) base::free_region(slots_, capacity_ * sizeof(std::uintptr_t));
+  slots_ = fresh;
+  capacity_ = capacity;
 }
 
 void hash_index::insert(key_entry* e) {
   if (tagging_ && (reinterpret_cast<std::uintptr_t>(e) & ~pointer_mask) != 0) {
     tagging_ = false;  // this platform's pointers use the top bits: store them untagged
-    rebuild(slots_.size());
+    rebuild(capacity_);
   }
-  if ((size_ + 1) * 4 > slots_.size() * 3) rebuild(slots_.size() + slots_.size() / 2);  // load <= 3/4
-  place(slots_, e);
+  if ((size_ + 1) * 4 > capacity_ * 3) rebuild(capacity_ + capacity_ / 2);  // load <= 3/4
+  place(slots_, capacity_, e);
   ++size_;
 }
 
 void hash_index::erase(const key_entry* e) {
-  const std::size_t n = slots_.size();
+  const std::size_t n = capacity_;
   auto next = [n](std::size_t i) { return i + 1 == n ? 0 : i + 1; };
   std::size_t i = home(e->hash, n);
   while (entry_of(slots_[i]) != e) i = next(i);

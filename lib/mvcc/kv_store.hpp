@@ -119,6 +119,7 @@ class kv_store {
   // Ends the live generation of `e` with a tombstone. REQUIRES: e is alive.
   void bury(key_entry* e);
 
+  base::node_arena arena_;  // first, so destroyed last: entries and versions live in it
   hash_index hash_;
   ordered_index ordered_;
   std::int64_t current_ = 1;

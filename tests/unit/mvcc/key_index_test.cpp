@@ -13,10 +13,11 @@ namespace {
 
 // Owns entries for the duration of a test.
 struct entries {
+  leasekv::base::node_arena arena;
   std::vector<key_entry*> all;
-  key_entry* make(const std::string& k) { return all.emplace_back(key_entry::make(k, hash_key(k))); }
+  key_entry* make(const std::string& k) { return all.emplace_back(key_entry::make(arena, k, hash_key(k))); }
   ~entries() {
-    for (auto* e : all) key_entry::destroy(e);
+    for (auto* e : all) key_entry::destroy(arena, e);
   }
 };
 
@@ -29,11 +30,11 @@ TEST_CASE("key index: the chain answers reads at every revision as in etcd's key
     v->older = e->head;
     e->head = v;
   };
-  push(key_version::make({1, 0}, 1, 1, 0, "a"));
-  push(key_version::make({2, 0}, 1, 2, 0, "b"));
-  push(key_version::make_tombstone({3, 0}));
-  push(key_version::make({4, 0}, 4, 1, 0, "c"));
-  push(key_version::make({5, 0}, 4, 2, 0, "d"));
+  push(key_version::make(es.arena, {1, 0}, 1, 1, 0, "a"));
+  push(key_version::make(es.arena, {2, 0}, 1, 2, 0, "b"));
+  push(key_version::make_tombstone(es.arena, {3, 0}));
+  push(key_version::make(es.arena, {4, 0}, 4, 1, 0, "c"));
+  push(key_version::make(es.arena, {5, 0}, 4, 2, 0, "d"));
 
   CHECK(e->live_at(0) == nullptr);
   CHECK(e->live_at(1)->value() == "a");
@@ -51,7 +52,7 @@ TEST_CASE("key index: binary-safe keys and values survive inline storage", "[mvc
   const std::string value("\0\x01\xff\0", 4);
   entries es;
   key_entry* e = es.make(key);
-  e->head = key_version::make({2, 0}, 2, 1, 0, value);
+  e->head = key_version::make(es.arena, {2, 0}, 2, 1, 0, value);
   CHECK(e->key() == key);
   CHECK(e->head->value() == value);
 }

@@ -1,0 +1,96 @@
+#include <catch2/catch.hpp>
+
+#include "base/memory.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <random>
+#include <vector>
+
+using leasekv::base::node_arena;
+
+namespace {
+
+struct block {
+  unsigned char* p;
+  std::size_t bytes;
+  unsigned char fill;
+};
+
+bool intact(const block& b) {
+  return std::all_of(b.p, b.p + b.bytes, [&](unsigned char c) { return c == b.fill; });
+}
+
+}  // namespace
+
+TEST_CASE("node arena: random blocks never overlap, keep their bytes and are aligned", "[base]") {
+  node_arena arena;
+  std::mt19937 rng(11);
+  std::vector<block> live;
+  std::size_t large = 0;
+  for (int step = 0; step < 40000; ++step) {
+    if (live.empty() || rng() % 3 != 0) {
+      // Mostly small blocks, of every size class; now and then one too large to pool.
+      const std::size_t bytes = rng() % 50 == 0 ? node_arena::max_pooled + 1 + rng() % 3000 : 1 + rng() % node_arena::max_pooled;
+      auto* p = static_cast<unsigned char*>(arena.allocate(bytes));
+      REQUIRE(reinterpret_cast<std::uintptr_t>(p) % node_arena::granule == 0);
+      const auto fill = static_cast<unsigned char>(rng());
+      std::memset(p, fill, bytes);
+      live.push_back({p, bytes, fill});
+      large += bytes > node_arena::max_pooled;
+    } else {
+      const std::size_t i = rng() % live.size();
+      REQUIRE(intact(live[i]));
+      large -= live[i].bytes > node_arena::max_pooled;
+      arena.deallocate(live[i].p, live[i].bytes);
+      live[i] = live.back();
+      live.pop_back();
+    }
+    REQUIRE(arena.large_blocks() == large);
+  }
+  for (const block& b : live) REQUIRE(intact(b));
+  // No two live blocks share a byte.
+  std::sort(live.begin(), live.end(), [](const block& a, const block& b) { return a.p < b.p; });
+  for (std::size_t i = 1; i < live.size(); ++i) REQUIRE(live[i - 1].p + live[i - 1].bytes <= live[i].p);
+  for (const block& b : live) arena.deallocate(b.p, b.bytes);
+  CHECK(arena.large_blocks() == 0);
+}
+
+TEST_CASE("node arena: a freed block is handed out again for the same size, and memory stops growing", "[base]") {
+  node_arena arena;
+  void* a = arena.allocate(112);
+  void* b = arena.allocate(40);
+  arena.deallocate(a, 112);
+  CHECK(arena.allocate(40) != a);     // another size class
+  CHECK(arena.allocate(109) == a);    // 109 rounds up to 112: the freed block
+  arena.deallocate(b, 40);
+
+  // Replacing a million blocks one by one (as overwrites and compaction do) reuses the space.
+  std::vector<void*> blocks;
+  for (int i = 0; i < 100000; ++i) blocks.push_back(arena.allocate(112));
+  const std::size_t reserved = arena.reserved();
+  CHECK(reserved >= 100000 * 112);
+  CHECK(reserved < 100000 * 112 * 2);
+  for (int round = 0; round < 10; ++round) {
+    for (void*& p : blocks) {
+      arena.deallocate(p, 112);
+      p = arena.allocate(112);
+    }
+  }
+  CHECK(arena.reserved() == reserved);
+}
+
+TEST_CASE("memory regions: large ones are aligned to a huge page, small ones to a cache line", "[base]") {
+  for (const std::size_t bytes : {std::size_t{100}, std::size_t{1} << 20, std::size_t{3} << 20, std::size_t{64} << 20}) {
+    auto* p = static_cast<unsigned char*>(leasekv::base::allocate_region(bytes));
+    const auto at = reinterpret_cast<std::uintptr_t>(p);
+    CHECK(at % 64 == 0);
+    if (bytes >= leasekv::base::huge_page_size) CHECK(at % leasekv::base::huge_page_size == 0);
+    p[0] = 1;
+    p[bytes - 1] = 2;  // every byte asked for is usable
+    CHECK(p[0] + p[bytes - 1] == 3);
+    leasekv::base::free_region(p, bytes);
+  }
+}
