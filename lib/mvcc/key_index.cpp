@@ -133,7 +133,20 @@ void hash_index::erase(const key_entry* e) {
 
 namespace {
 bool key_less(const key_entry* e, std::string_view key) { return e->key() < key; }
+
+std::size_t common_prefix(std::string_view a, std::string_view b) {
+  const auto [ia, ib] = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
+  return static_cast<std::size_t>(ia - a.begin());
+}
 }  // namespace
+
+std::uint64_t ordered_index::head_of(std::string_view key, std::size_t offset) {
+  unsigned char bytes[8] = {};
+  if (offset < key.size()) std::memcpy(bytes, key.data() + offset, std::min<std::size_t>(8, key.size() - offset));
+  std::uint64_t h = 0;
+  for (unsigned char b : bytes) h = (h << 8) | b;
+  return h;
+}
 
 std::size_t ordered_index::chunk_for(std::string_view key) const {
   // The first chunk whose last key is >= key: the only chunk that can hold the lower bound.
@@ -143,48 +156,88 @@ std::size_t ordered_index::chunk_for(std::string_view key) const {
       last_keys_.begin());
 }
 
+std::size_t ordered_index::search(std::size_t c, std::string_view key) const {
+  const chunk& ch = chunks_[c];
+  const std::string_view prefix = std::string_view(last_keys_[c]).substr(0, ch.offset);
+  if (!key.starts_with(prefix)) return key < prefix ? 0 : ch.entries.size();
+  const std::uint64_t h = head_of(key, ch.offset);
+  const auto lo = std::lower_bound(ch.heads.begin(), ch.heads.end(), h);
+  auto hi = lo;
+  while (hi != ch.heads.end() && *hi == h) ++hi;
+  const auto first = static_cast<std::ptrdiff_t>(lo - ch.heads.begin());
+  if (hi == lo) return static_cast<std::size_t>(first);
+  // Keys whose heads equal this one's: only their bytes decide.
+  const auto it = std::lower_bound(ch.entries.begin() + first, ch.entries.begin() + (hi - ch.heads.begin()), key, key_less);
+  return static_cast<std::size_t>(it - ch.entries.begin());
+}
+
+void ordered_index::rehead(std::size_t c, std::size_t offset) {
+  chunk& ch = chunks_[c];
+  ch.offset = offset;
+  const std::size_t n = ch.entries.size();
+  // The entries lie anywhere in memory: keep several loads in flight.
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + 8 < n) __builtin_prefetch(ch.entries[i + 8]);
+    ch.heads[i] = head_of(ch.entries[i]->key(), offset);
+  }
+}
+
+void ordered_index::tighten(std::size_t c) {
+  const chunk& ch = chunks_[c];
+  const std::size_t prefix = common_prefix(ch.entries.front()->key(), ch.entries.back()->key());
+  if (prefix > ch.offset) rehead(c, prefix);
+}
+
 ordered_index::position ordered_index::lower_bound(std::string_view key) const {
   const std::size_t c = chunk_for(key);
   if (c == chunks_.size()) return end();
-  const auto& chunk = chunks_[c];
-  const auto it = std::lower_bound(chunk.begin(), chunk.end(), key, key_less);
-  return {c, static_cast<std::size_t>(it - chunk.begin())};
+  return {c, search(c, key)};
 }
 
 void ordered_index::insert(key_entry* e) {
   ++size_;
+  const std::string_view key = e->key();
   if (chunks_.empty()) {
-    chunks_.emplace_back().push_back(e);
-    last_keys_.emplace_back(e->key());
+    chunks_.push_back({{head_of(key, key.size())}, {e}, key.size()});
+    last_keys_.emplace_back(key);
     return;
   }
-  std::size_t c = chunk_for(e->key());
+  std::size_t c = chunk_for(key);
   if (c == chunks_.size()) c = chunks_.size() - 1;  // larger than every key: append to the last chunk
-  auto& chunk = chunks_[c];
-  const auto at = std::lower_bound(chunk.begin(), chunk.end(), e->key(), key_less);
-  if (at == chunk.end()) last_keys_[c].assign(e->key());
-  chunk.insert(at, e);
-  if (chunk.size() > max_chunk) {
-    const auto half = static_cast<std::ptrdiff_t>(chunk.size() / 2);
-    std::vector<key_entry*> upper(chunk.begin() + half, chunk.end());
-    chunk.resize(static_cast<std::size_t>(half));
-    chunk.shrink_to_fit();
+  chunk& ch = chunks_[c];
+  const auto at = static_cast<std::ptrdiff_t>(search(c, key));
+  const std::size_t shared = common_prefix(key, std::string_view(last_keys_[c]).substr(0, ch.offset));
+  ch.entries.insert(ch.entries.begin() + at, e);
+  ch.heads.insert(ch.heads.begin() + at, head_of(key, ch.offset));
+  if (static_cast<std::size_t>(at) + 1 == ch.entries.size()) last_keys_[c].assign(key);
+  if (shared < ch.offset) rehead(c, shared);  // the key lies outside the chunk's prefix: shorten it
+  if (ch.entries.size() > max_chunk) {
+    const auto half = static_cast<std::ptrdiff_t>(ch.entries.size() / 2);
+    chunk upper{{ch.heads.begin() + half, ch.heads.end()}, {ch.entries.begin() + half, ch.entries.end()}, ch.offset};
+    ch.entries.resize(static_cast<std::size_t>(half));
+    ch.entries.shrink_to_fit();
+    ch.heads.resize(static_cast<std::size_t>(half));
+    ch.heads.shrink_to_fit();
     const auto pos = static_cast<std::ptrdiff_t>(c);
-    last_keys_.insert(last_keys_.begin() + pos, std::string(chunk.back()->key()));
-    chunks_.insert(chunks_.begin() + pos + 1, std::move(upper));
+    last_keys_.insert(last_keys_.begin() + pos, std::string(ch.entries.back()->key()));
+    chunks_.insert(chunks_.begin() + pos + 1, std::move(upper));  // `ch` is invalid from here on
+    tighten(c);
+    tighten(c + 1);
   }
 }
 
 void ordered_index::erase(const key_entry* e) {
+  // Erasing keeps every offset valid: the keys left still share the prefix.
   const position p = lower_bound(e->key());
-  auto& chunk = chunks_[p.chunk];
-  chunk.erase(chunk.begin() + static_cast<std::ptrdiff_t>(p.slot));
+  chunk& ch = chunks_[p.chunk];
+  ch.entries.erase(ch.entries.begin() + static_cast<std::ptrdiff_t>(p.slot));
+  ch.heads.erase(ch.heads.begin() + static_cast<std::ptrdiff_t>(p.slot));
   const auto pos = static_cast<std::ptrdiff_t>(p.chunk);
-  if (chunk.empty()) {
+  if (ch.entries.empty()) {
     chunks_.erase(chunks_.begin() + pos);
     last_keys_.erase(last_keys_.begin() + pos);
-  } else if (p.slot == chunk.size()) {
-    last_keys_[p.chunk].assign(chunk.back()->key());
+  } else if (p.slot == ch.entries.size()) {
+    last_keys_[p.chunk].assign(ch.entries.back()->key());
   }
   --size_;
 }

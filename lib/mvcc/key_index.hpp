@@ -125,6 +125,14 @@ class hash_index {
 };
 
 // Keys in sorted order, as a list of sorted chunks.
+//
+// Every key of a chunk shares the chunk's first `offset` bytes, and the chunk keeps, beside each entry,
+// the next 8 bytes of its key as a big-endian number (its head). A search compares heads, which lie
+// together in one array, and reads an entry's key only where heads are equal. So inserting a key into a
+// million costs no cache miss on other keys' entries; a search among entries alone would take ~9, one per
+// step of a binary search. A chunk's prefix is its last key's first `offset` bytes (last_keys_): a key
+// that does not start with it sorts before or after the whole chunk. A split recomputes the halves'
+// offsets and heads; an insert outside the chunk's prefix shortens it and recomputes the heads.
 class ordered_index {
  public:
   struct position {
@@ -137,9 +145,9 @@ class ordered_index {
   position lower_bound(std::string_view key) const;
   position begin() const { return {0, 0}; }
   position end() const { return {chunks_.size(), 0}; }
-  key_entry* at(position p) const { return chunks_[p.chunk][p.slot]; }
+  key_entry* at(position p) const { return chunks_[p.chunk].entries[p.slot]; }
   void next(position& p) const {
-    if (++p.slot == chunks_[p.chunk].size()) {
+    if (++p.slot == chunks_[p.chunk].entries.size()) {
       ++p.chunk;
       p.slot = 0;
     }
@@ -151,11 +159,25 @@ class ordered_index {
   void erase(const key_entry* e);
   std::size_t size() const { return size_; }
 
+  // The 8 bytes of `key` from `offset` on, zero-padded, as a number that orders like the bytes.
+  static std::uint64_t head_of(std::string_view key, std::size_t offset);
+
  private:
+  struct chunk {
+    std::vector<std::uint64_t> heads;  // heads[i] is head_of(entries[i]->key(), offset)
+    std::vector<key_entry*> entries;
+    std::size_t offset = 0;
+  };
   static constexpr std::size_t max_chunk = 512;
   std::size_t chunk_for(std::string_view key) const;
-  std::vector<std::vector<key_entry*>> chunks_;  // sorted, none empty
-  std::vector<std::string> last_keys_;           // chunks_[i].back()'s key: searched without a miss each
+  // The first slot of chunk c whose key is >= key.
+  std::size_t search(std::size_t c, std::string_view key) const;
+  // Sets chunk c's offset and recomputes its heads.
+  void rehead(std::size_t c, std::size_t offset);
+  // Chunk c's offset raised to the common prefix of its first and last keys, if that is longer.
+  void tighten(std::size_t c);
+  std::vector<chunk> chunks_;          // sorted, none empty
+  std::vector<std::string> last_keys_; // chunks_[i]'s last key: searched without a miss each
   std::size_t size_ = 0;
 };
 
