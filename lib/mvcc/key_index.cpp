@@ -194,6 +194,13 @@ ordered_index::position ordered_index::lower_bound(std::string_view key) const {
   return {c, search(c, key)};
 }
 
+std::size_t ordered_index::distance(position a, position b) const {
+  if (a.chunk == b.chunk) return b.slot - a.slot;
+  std::size_t n = chunks_[a.chunk].entries.size() - a.slot + b.slot;
+  for (std::size_t c = a.chunk + 1; c < b.chunk; ++c) n += chunks_[c].entries.size();
+  return n;
+}
+
 void ordered_index::insert(key_entry* e) {
   ++size_;
   const std::string_view key = e->key();

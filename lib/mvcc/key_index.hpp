@@ -153,6 +153,9 @@ class ordered_index {
     }
   }
 
+  // The number of keys in [a, b). REQUIRES: a is not after b. O(chunks between them).
+  std::size_t distance(position a, position b) const;
+
   // REQUIRES: no entry with e's key is present.
   void insert(key_entry* e);
   // REQUIRES: e is present.

@@ -34,6 +34,13 @@ const key_version* kv_store::live(std::string_view key) const {
   return e == nullptr ? nullptr : e->live_at(current_);
 }
 
+std::pair<ordered_index::position, ordered_index::position> kv_store::span(const key_range& r) const {
+  const auto end = ordered_.end();
+  if (r.range_end == std::string_view("\0", 1)) return {ordered_.lower_bound(r.key), end};
+  if (r.range_end <= r.key) return {end, end};
+  return {ordered_.lower_bound(r.key), ordered_.lower_bound(r.range_end)};
+}
+
 namespace {
 
 bool needs_full_fetch(const range_options& o) {
@@ -76,11 +83,21 @@ result<range_result> kv_store::range(const key_range& r, const range_options& o)
   const bool full = needs_full_fetch(o);
   // Without sorting or filters, the first limit+1 keys decide `more`; the rest are only counted.
   const std::size_t keep = (full || o.limit <= 0) ? SIZE_MAX : static_cast<std::size_t>(o.limit) + 1;
-  for_each_live(r, rev, [&](const key_entry& e, const key_version& v) {
-    ++out.count;
-    if (!o.count_only && out.kvs.size() < keep) out.kvs.push_back(to_key_value(e, v));
+  auto add = [&](const key_entry& e) {
+    if (const key_version* v = e.live_at(rev)) {
+      ++out.count;
+      if (!o.count_only && out.kvs.size() < keep) out.kvs.push_back(to_key_value(e, *v));
+    }
     return true;
-  });
+  };
+  if (r.range_end.empty()) {
+    if (const key_entry* e = find(r.key)) add(*e);
+  } else {
+    const auto [first, stop] = span(r);
+    // Every key in the span may be alive: room for them all (up to `keep`), so the vector never moves.
+    if (!o.count_only) out.kvs.reserve(std::min(ordered_.distance(first, stop), keep));
+    walk(first, stop, add);
+  }
   if (o.count_only) return out;
   if (full) {
     std::erase_if(out.kvs, [&](const key_value& kv) { return outside_filters(o, kv); });

@@ -115,6 +115,12 @@ class kv_store {
 
  private:
   key_entry* find(std::string_view key) const { return hash_.find(key, hash_key(key)); }
+  // The index positions [first, stop) of a range with a range_end: found once, so a walk compares no
+  // key against the range's end.
+  std::pair<ordered_index::position, ordered_index::position> span(const key_range& r) const;
+  // Calls f(entry) for the entries in [first, stop) until it returns false.
+  template <class F>
+  void walk(ordered_index::position first, ordered_index::position stop, F&& f) const;
   revision next_revision();
   // Ends the live generation of `e` with a tombstone. REQUIRES: e is alive.
   void bury(key_entry* e);
@@ -144,30 +150,30 @@ void kv_store::for_each_entry(const key_range& r, F&& f) const {
     if (const key_entry* e = find(r.key)) f(*e);
     return;
   }
-  const bool to_end = r.range_end == std::string_view("\0", 1);
-  if (!to_end && r.range_end <= r.key) return;
+  const auto [first, stop] = span(r);
+  walk(first, stop, f);
+}
+
+template <class F>
+void kv_store::walk(ordered_index::position first, ordered_index::position stop, F&& f) const {
   // Keys adjacent in order lie anywhere in memory: start loading entries 8 keys ahead, and their newest
   // versions 4 ahead (by then the entry has arrived), so a range waits on several misses at once.
-  const auto end = ordered_.end();
-  auto p = ordered_.lower_bound(r.key);
-  auto entry_ahead = p;
-  for (int i = 0; i < 8 && entry_ahead != end; ++i, ordered_.next(entry_ahead)) __builtin_prefetch(ordered_.at(entry_ahead));
-  auto version_ahead = p;
-  for (int i = 0; i < 4 && version_ahead != end; ++i) ordered_.next(version_ahead);
-  for (; p != end; ordered_.next(p)) {
-    if (entry_ahead != end) {
+  auto entry_ahead = first;
+  for (int i = 0; i < 8 && entry_ahead != stop; ++i, ordered_.next(entry_ahead)) __builtin_prefetch(ordered_.at(entry_ahead));
+  auto version_ahead = first;
+  for (int i = 0; i < 4 && version_ahead != stop; ++i) ordered_.next(version_ahead);
+  for (auto p = first; p != stop; ordered_.next(p)) {
+    if (entry_ahead != stop) {
       __builtin_prefetch(ordered_.at(entry_ahead));
       ordered_.next(entry_ahead);
     }
-    if (version_ahead != end) {
+    if (version_ahead != stop) {
       const key_version* v = ordered_.at(version_ahead)->head;
       __builtin_prefetch(v);
       __builtin_prefetch(reinterpret_cast<const char*>(v) + 64);  // the value's first bytes
       ordered_.next(version_ahead);
     }
-    const key_entry* e = ordered_.at(p);
-    if (!to_end && e->key() >= r.range_end) return;
-    if (!f(*e)) return;
+    if (!f(*ordered_.at(p))) return;
   }
 }
 
