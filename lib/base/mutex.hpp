@@ -26,6 +26,7 @@
 #define LEASEKV_RELEASE_GENERIC(...) LEASEKV_THREAD_ANNOTATION(release_generic_capability(__VA_ARGS__))
 #define LEASEKV_EXCLUDES(...) LEASEKV_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
 #define LEASEKV_TRY_ACQUIRE(...) LEASEKV_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
+#define LEASEKV_TRY_ACQUIRE_SHARED(...) LEASEKV_THREAD_ANNOTATION(try_acquire_shared_capability(__VA_ARGS__))
 #define LEASEKV_NO_THREAD_SAFETY_ANALYSIS LEASEKV_THREAD_ANNOTATION(no_thread_safety_analysis)
 
 namespace leasekv::base {
@@ -48,6 +49,7 @@ class LEASEKV_CAPABILITY("mutex") shared_mutex {
   bool try_lock() LEASEKV_TRY_ACQUIRE(true) { return m_.try_lock(); }
   void unlock() LEASEKV_RELEASE() { m_.unlock(); }
   void lock_shared() LEASEKV_ACQUIRE_SHARED() { m_.lock_shared(); }
+  bool try_lock_shared() LEASEKV_TRY_ACQUIRE_SHARED(true) { return m_.try_lock_shared(); }
   void unlock_shared() LEASEKV_RELEASE_SHARED() { m_.unlock_shared(); }
 
  private:
@@ -65,18 +67,6 @@ class LEASEKV_SCOPED_CAPABILITY lock_guard {
 
  private:
   Mutex& m_;
-};
-
-// Holds a shared_mutex in shared mode for its scope.
-class LEASEKV_SCOPED_CAPABILITY shared_lock_guard {
- public:
-  explicit shared_lock_guard(shared_mutex& m) LEASEKV_ACQUIRE_SHARED(m) : m_(m) { m_.lock_shared(); }
-  ~shared_lock_guard() LEASEKV_RELEASE() { m_.unlock_shared(); }
-  shared_lock_guard(const shared_lock_guard&) = delete;
-  shared_lock_guard& operator=(const shared_lock_guard&) = delete;
-
- private:
-  shared_mutex& m_;
 };
 
 }  // namespace leasekv::base

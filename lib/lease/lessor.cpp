@@ -165,21 +165,20 @@ result<void> lessor::revoke(lease_id id) {
   if (found == nullptr) return errc::lease_not_found;
   lease_record& rec = *found;
   wheel_.cancel(rec);
-  // The keys leave the set (moved, not copied) before they are deleted, so the store's detaching of each
-  // deleted key finds nothing left to do.
-  std::vector<std::string> keys;
+  // The keys leave the set before they are deleted, so the store's detaching of each deleted key finds
+  // nothing left to do.
+  std::vector<key_ref> keys;
   if (rec.keys) {
-    keys.reserve(rec.keys->size());
-    while (!rec.keys->empty()) keys.push_back(std::move(rec.keys->extract(rec.keys->begin()).value()));
+    keys.assign(rec.keys->begin(), rec.keys->end());
+    rec.keys->clear();
   }
-  std::sort(keys.begin(), keys.end());
   auto deleted = deleter_.delete_lease_keys(id, keys);
   if (!deleted) {
     // Not recorded (a failed write): the lease stays with its keys, due at its own deadline or, if that
     // has passed, again in a second, when the write may succeed.
     if (lease_record* again = leases_.find(id)) {
       if (!keys.empty() && !again->keys) again->keys = std::make_unique<key_set>();
-      for (auto& k : keys) again->keys->insert(std::move(k));
+      again->keys->insert(keys.begin(), keys.end());
       if (!again->scheduled()) {
         const std::int64_t retry = wheel_.now() + std::max<std::int64_t>(1, std::chrono::nanoseconds(std::chrono::seconds(1)) / tick_);
         wheel_.schedule(*again, std::max(ticks_ceil(again->expires_at), retry));
@@ -232,17 +231,17 @@ void lessor::forget(lease_id id) {
   leases_.erase(*rec);
 }
 
-void lessor::attach(lease_id id, std::string_view key) {
+void lessor::attach(lease_id id, key_ref key) {
   lease_record* rec = leases_.find(id);
   if (rec == nullptr) return;
   if (!rec->keys) rec->keys = std::make_unique<key_set>();
-  rec->keys->emplace(key);
+  rec->keys->insert(key);
 }
 
-void lessor::detach(lease_id id, std::string_view key) {
+void lessor::detach(lease_id id, key_ref key) {
   lease_record* rec = leases_.find(id);
   if (rec == nullptr || !rec->keys) return;
-  if (const auto it = rec->keys->find(key); it != rec->keys->end()) rec->keys->erase(it);
+  rec->keys->erase(key);
 }
 
 std::vector<const lease_record*> lessor::by_deadline() const {

@@ -30,14 +30,17 @@
 #include <utility>
 #include <vector>
 
+namespace leasekv::mvcc {
+struct key_entry;
+}
+
 namespace leasekv::lease {
 
-// Looked up by string_view without building a string.
-struct key_hash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view k) const noexcept { return std::hash<std::string_view>{}(k); }
-};
-using key_set = std::unordered_set<std::string, key_hash, std::equal_to<>>;
+// A key attached to a lease is named by the store's index entry for it, which the lessor never reads: the
+// store keeps an entry while its key is alive, and a key leaves its lease (detach) when it is deleted or
+// put without it. So a revoke hands the store its keys' entries, with no string to copy, hash or look up.
+using key_ref = const mvcc::key_entry*;
+using key_set = std::unordered_set<key_ref>;
 
 // A lease is its own wheel timer, so a fired timer leads straight back to its lease. Everything a renewal
 // reads or writes (the timer, id, TTL, deadline) shares one cache line; the attached keys live
@@ -104,9 +107,10 @@ class lease_table {
 // What the lessor needs from the store.
 class key_deleter {
  public:
-  // Deletes `sorted_keys` (all attached to lease `id`) at one revision, and records the revoke. Called
-  // with the store's lock held. On failure nothing changed and the lease stays.
-  virtual result<void> delete_lease_keys(lease_id id, const std::vector<std::string>& sorted_keys) = 0;
+  // Deletes `keys` (all attached to lease `id`, in no order) at one revision, and records the revoke.
+  // Called with the store's lock held. It may reorder `keys`. On failure nothing changed and the lease
+  // stays.
+  virtual result<void> delete_lease_keys(lease_id id, std::vector<key_ref>& keys) = 0;
 
  protected:
   ~key_deleter() = default;
@@ -145,8 +149,8 @@ class lessor {
   lease_id new_id(std::uint64_t random);
 
   // Attachment bookkeeping; unknown leases are ignored.
-  void attach(lease_id id, std::string_view key);
-  void detach(lease_id id, std::string_view key);
+  void attach(lease_id id, key_ref key);
+  void detach(lease_id id, key_ref key);
 
   // Every lease, soonest deadline first (ties by id).
   std::vector<const lease_record*> by_deadline() const;

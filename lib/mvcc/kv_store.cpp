@@ -159,10 +159,9 @@ void kv_store::bury(key_entry* e) {
   changes_.push_back({e, t, cur});
 }
 
-bool kv_store::delete_key(std::string_view key) {
-  key_entry* e = find(key);
-  if (e == nullptr || e->live_at(current_) == nullptr) return false;
-  bury(e);
+bool kv_store::delete_entry(const key_entry* e) {
+  if (e->live_at(current_) == nullptr) return false;
+  bury(const_cast<key_entry*>(e));  // ours; callers hold it const only
   return true;
 }
 

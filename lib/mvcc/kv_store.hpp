@@ -72,8 +72,9 @@ class kv_store {
   // REQUIRES: inside a write group; key non-empty; for ignore_value / ignore_lease the key is alive.
   void put(std::string_view key, std::string_view value, lease_id lease, bool ignore_value,
            bool ignore_lease, std::optional<key_value>* prev);
-  // Deletes `key` if it is alive; returns whether it was.
-  bool delete_key(std::string_view key);
+  // Deletes the key of `e` (an entry of this store, found earlier: entries outlive their keys' lives) if
+  // it is alive; returns whether it was.
+  bool delete_entry(const key_entry* e);
   // Deletes every live key of `r`; returns how many.
   std::int64_t delete_range(const key_range& r, std::vector<key_value>* prev);
   const std::vector<change>& changes() const { return changes_; }

@@ -171,7 +171,7 @@ result<void> store::impl::recover() {
   // key naming a lease that no longer exists stays unattached).
   kv.for_each_entry([this](const mvcc::key_entry& e) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
     const mvcc::key_version* v = e.live_at(kv.current_revision());
-    if (v != nullptr && v->lease != no_lease) lessor.attach(v->lease, e.key());
+    if (v != nullptr && v->lease != no_lease) lessor.attach(v->lease, &e);
   });
   if (opts.lease_restart_full_ttl) {
     const clock::time_point now = clk->now();
@@ -187,14 +187,14 @@ namespace leasekv {
 result<void> store::save_snapshot(const std::string& path) {
   BOOST_OUTCOME_TRYV(impl_->check_open());
   auto& e = impl_->opts.env ? *impl_->opts.env : *env::posix();
-  base::shared_lock_guard lock(impl_->mu);  // one consistent revision; writers wait, readers go on
+  read_lock lock(impl_->mu, impl_->waiting);  // one consistent revision; writers wait, readers go on
   return storage::write_snapshot_file(e, path, 1, [this](const std::function<void(std::string_view)>& emit)
                                                    LEASEKV_NO_THREAD_SAFETY_ANALYSIS { impl_->emit_snapshot(emit); });
 }
 
 result<std::int64_t> store::refresh() {
   BOOST_OUTCOME_TRYV(impl_->check_open());
-  write_lock lock(impl_->mu, impl_->waiting_writers);
+  write_lock lock(impl_->mu, impl_->waiting);
   if (impl_->dir && impl_->opts.read_only) {
     storage::recovery_sink sink;
     sink.entry = [this](const storage::entry_record& rec) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {

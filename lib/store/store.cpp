@@ -109,8 +109,8 @@ store::impl::impl(options o)
 // the changes: one response per watcher per write group.
 void store::impl::after_write() {
   for (const mvcc::change& c : kv.changes()) {
-    if (c.prev != nullptr && c.prev->lease != no_lease) lessor.detach(c.prev->lease, c.entry->key());
-    if (!c.version->tombstone() && c.version->lease != no_lease) lessor.attach(c.version->lease, c.entry->key());
+    if (c.prev != nullptr && c.prev->lease != no_lease) lessor.detach(c.prev->lease, c.entry);
+    if (!c.version->tombstone() && c.version->lease != no_lease) lessor.attach(c.version->lease, c.entry);
   }
   hub->on_write(kv, kv.changes());
 }
@@ -203,7 +203,7 @@ void store::close() {
   impl_->subscription.reset();  // waits for an advance() in progress
   if (impl_->driver) impl_->driver->stop();
   impl_->hub->close();  // waits for watch jobs; pending async_next calls end with operation_aborted
-  write_lock lock(impl_->mu, impl_->waiting_writers);
+  write_lock lock(impl_->mu, impl_->waiting);
   impl_->dir.reset();  // releases the data directory's lock
 }
 
@@ -213,7 +213,7 @@ result<put_response> store::put(std::string_view key, std::string_view value, pu
   put_response out;
   std::uint64_t lsn = 0;
   {
-    write_lock lock(impl_->mu, impl_->waiting_writers);
+    write_lock lock(impl_->mu, impl_->waiting);
     auto& kv = impl_->kv;
     if ((o.ignore_value || o.ignore_lease) && kv.live(key) == nullptr) return errc::key_not_found;
     if (o.lease != no_lease && !impl_->lease_known(o.lease)) return errc::lease_not_found;
@@ -233,7 +233,7 @@ result<range_response> store::get(std::string_view key, range_options o) { retur
 result<range_response> store::range(const key_range& r, range_options o) {
   BOOST_OUTCOME_TRYV(impl_->check_open());
   BOOST_OUTCOME_TRYV(detail::check_range(r, impl_->lim));
-  base::shared_lock_guard lock(impl_->mu);
+  read_lock lock(impl_->mu, impl_->waiting);
   BOOST_OUTCOME_TRY(rr, impl_->kv.range(r, o));
   range_response out;
   out.header = impl_->header(rr.revision);
@@ -249,7 +249,7 @@ result<delete_response> store::delete_range(const key_range& r, delete_options o
   delete_response out;
   std::uint64_t lsn = 0;
   {
-    write_lock lock(impl_->mu, impl_->waiting_writers);
+    write_lock lock(impl_->mu, impl_->waiting);
     auto& kv = impl_->kv;
     kv.begin_write();
     out.deleted = kv.delete_range(r, o.prev_kv ? &out.prev_kvs : nullptr);
@@ -301,12 +301,12 @@ result<txn_response> store::txn(const txn_request& t) {
     return out;
   };
   if (!write) {
-    base::shared_lock_guard lock(impl_->mu);
+    read_lock lock(impl_->mu, impl_->waiting);
     return run();
   }
   result<txn_response> out = errc::closed;
   {
-    write_lock lock(impl_->mu, impl_->waiting_writers);
+    write_lock lock(impl_->mu, impl_->waiting);
     out = run();
   }
   if (out) {
@@ -320,7 +320,7 @@ result<compact_response> store::compact(std::int64_t rev, compact_options) {
   base::lock_guard serial(impl_->compaction_mu);
   std::uint64_t lsn = 0;
   {
-    write_lock lock(impl_->mu, impl_->waiting_writers);
+    write_lock lock(impl_->mu, impl_->waiting);
     auto& kv = impl_->kv;
     if (rev <= kv.compacted_revision()) return errc::compacted;
     if (rev > kv.current_revision()) return errc::future_revision;
@@ -333,14 +333,14 @@ result<compact_response> store::compact(std::int64_t rev, compact_options) {
   std::optional<std::string> resume(std::in_place);
   while (resume) {
     {
-      base::lock_guard lock(impl_->mu);
+      background_lock lock(impl_->mu, impl_->waiting);
       resume = impl_->kv.compact_batch(rev, *resume, compaction_batch_keys);
     }
     impl_->let_writers_through();
   }
   BOOST_OUTCOME_TRYV(impl_->durable(lsn));
   {
-    base::shared_lock_guard lock(impl_->mu);
+    read_lock lock(impl_->mu, impl_->waiting);
     if (impl_->opts.quota_bytes != 0 && impl_->kv.bytes() < impl_->opts.quota_bytes) {
       impl_->no_space_alarm.store(false, std::memory_order_relaxed);  // space was freed: writes resume
     }
@@ -349,17 +349,17 @@ result<compact_response> store::compact(std::int64_t rev, compact_options) {
 }
 
 std::int64_t store::revision() const {
-  base::shared_lock_guard lock(impl_->mu);
+  read_lock lock(impl_->mu, impl_->waiting);
   return impl_->kv.current_revision();
 }
 
 std::int64_t store::compacted_revision() const {
-  base::shared_lock_guard lock(impl_->mu);
+  read_lock lock(impl_->mu, impl_->waiting);
   return impl_->kv.compacted_revision();
 }
 
 store::stats store::statistics() const {
-  base::shared_lock_guard lock(impl_->mu);
+  read_lock lock(impl_->mu, impl_->waiting);
   return {impl_->kv.live_keys(), impl_->kv.entries(), impl_->kv.versions(), impl_->lessor.size(), impl_->kv.bytes()};
 }
 

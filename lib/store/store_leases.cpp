@@ -22,9 +22,11 @@ storage::lease_op_record lease_op(storage::lease_op_kind kind, lease_id id) {
 }  // namespace
 
 // key_deleter: the lessor revoking a lease. It runs inside lessor calls made under `mu`.
-result<void> store::impl::delete_lease_keys(lease_id id, const std::vector<std::string>& sorted_keys) {
+result<void> store::impl::delete_lease_keys(lease_id id, std::vector<lease::key_ref>& keys) {
+  // In key order, as etcd deletes them: the revision's events and log record are the same every time.
+  std::sort(keys.begin(), keys.end(), [](lease::key_ref a, lease::key_ref b) { return a->key() < b->key(); });
   kv.begin_write();
-  for (const auto& k : sorted_keys) kv.delete_key(k);
+  for (lease::key_ref e : keys) kv.delete_entry(e);
   storage::entry_record rec;
   rec.lease_ops.push_back(lease_op(storage::lease_op_kind::revoke, id));
   BOOST_OUTCOME_TRYV(commit(std::move(rec), true));
@@ -128,7 +130,7 @@ void store::impl::process_due(clock::time_point target) {
     const std::size_t batch = std::max<std::size_t>(1, opts.expiry_batch);
     for (std::size_t i = 0; i < due.size(); i += batch) {
       {
-        base::lock_guard lock(mu);
+        background_lock lock(mu, waiting);
         for (std::size_t j = i; j < std::min(due.size(), i + batch); ++j) {
           // A keep-alive may have revoked it meanwhile (its deadline had passed). A failed write leaves
           // the lease to be retried by the lessor.
@@ -172,13 +174,13 @@ void store::impl::run_next_timed() {
 // not fair, and released and taken again at once it would starve the writers waiting for it. They go
 // first; the wait is bounded.
 void store::impl::let_writers_through() const {
-  for (int spin = 0; spin < 10000 && waiting_writers.load(std::memory_order_relaxed) > 0; ++spin) {
+  for (int spin = 0; spin < 10000 && waiting.writers.load(std::memory_order_relaxed) > 0; ++spin) {
     std::this_thread::yield();
   }
 }
 
 std::optional<clock::time_point> store::impl::next_event() const {
-  base::shared_lock_guard lock(mu);
+  read_lock lock(mu, waiting);
   auto at = lessor.next_event();
   const auto timed = next_timed();
   if (timed && (!at || *timed < *at)) at = timed;
@@ -189,7 +191,7 @@ std::optional<clock::time_point> store::impl::next_event() const {
 void store::impl::start() {
   hub = std::make_shared<detail::watch_hub>(
       [this](const detail::watch_hub::locked_fn& fn) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
-        write_lock lock(mu, waiting_writers);
+        write_lock lock(mu, waiting);
         fn(kv);
       },
       [this](std::int64_t rev) { return header(rev); }, opts.watch_max_pending_events);
@@ -209,7 +211,7 @@ result<lease_grant_response> store::grant(std::chrono::milliseconds ttl, lease_i
   clock::time_point deadline;
   std::uint64_t lsn = 0;
   {
-    write_lock lock(impl_->mu, impl_->waiting_writers);
+    write_lock lock(impl_->mu, impl_->waiting);
     BOOST_OUTCOME_TRYV(impl_->check_quota(mvcc::kv_store::version_overhead));
     auto& lessor = impl_->lessor;
     if (id == no_lease) {
@@ -246,7 +248,7 @@ result<lease_revoke_response> store::revoke(lease_id id) {
   lease_revoke_response out;
   std::uint64_t lsn = 0;
   {
-    write_lock lock(impl_->mu, impl_->waiting_writers);
+    write_lock lock(impl_->mu, impl_->waiting);
     BOOST_OUTCOME_TRYV(impl_->lessor.revoke(id));
     out.header = impl_->header(impl_->kv.current_revision());
     impl_->maybe_snapshot();
@@ -262,7 +264,7 @@ result<lease_keep_alive_response> store::keep_alive_once(lease_id id) {
   lease_keep_alive_response out;
   std::uint64_t lsn = 0;
   {
-    write_lock lock(impl_->mu, impl_->waiting_writers);
+    write_lock lock(impl_->mu, impl_->waiting);
     BOOST_OUTCOME_TRY(rec, impl_->renew(id, impl_->clk->now()));
     out = impl_->keep_alive_response(*rec);
     impl_->maybe_snapshot();
@@ -283,7 +285,7 @@ result<std::unique_ptr<keep_alive>> start_keep_alive(store& st, lease_id id, boo
   clock::time_point next;
   std::uint64_t lsn = 0;
   {
-    write_lock lock(impl.mu, impl.waiting_writers);
+    write_lock lock(impl.mu, impl.waiting);
     const clock::time_point now = impl.clk->now();
     BOOST_OUTCOME_TRY(rec, impl.renew(id, now));
     // etcd's client renews every TTL/3.
@@ -307,7 +309,7 @@ void keep_alive::cancel() {
 
 result<lease_time_to_live_response> store::time_to_live(lease_id id, time_to_live_options o) {
   BOOST_OUTCOME_TRYV(impl_->check_open());
-  base::shared_lock_guard lock(impl_->mu);
+  read_lock lock(impl_->mu, impl_->waiting);
   lease_time_to_live_response out;
   out.header = impl_->header(impl_->kv.current_revision());
   out.id = id;
@@ -318,7 +320,10 @@ result<lease_time_to_live_response> store::time_to_live(lease_id id, time_to_liv
   out.granted = rec->ttl;
   out.granted_ttl = whole_seconds(rec->ttl);
   if (o.keys) {
-    if (rec->keys) out.keys.assign(rec->keys->begin(), rec->keys->end());
+    if (rec->keys) {
+      out.keys.reserve(rec->keys->size());
+      for (lease::key_ref e : *rec->keys) out.keys.emplace_back(e->key());
+    }
     std::sort(out.keys.begin(), out.keys.end());
   }
   return out;
@@ -326,7 +331,7 @@ result<lease_time_to_live_response> store::time_to_live(lease_id id, time_to_liv
 
 result<lease_leases_response> store::leases() {
   BOOST_OUTCOME_TRYV(impl_->check_open());
-  base::shared_lock_guard lock(impl_->mu);
+  read_lock lock(impl_->mu, impl_->waiting);
   lease_leases_response out;
   out.header = impl_->header(impl_->kv.current_revision());
   for (const auto* rec : impl_->lessor.by_deadline()) out.leases.push_back({rec->id});

@@ -22,7 +22,7 @@ result<std::unique_ptr<watcher>> store::watch(key_range r, watch_options o, boos
   std::shared_ptr<watcher::state> st;
   clock::time_point progress_at;
   {
-    write_lock lock(impl_->mu, impl_->waiting_writers);
+    write_lock lock(impl_->mu, impl_->waiting);
     st = impl_->hub->add(impl_->kv, r, o, ex, std::move(handler));
     if (o.progress_notify) {
       progress_at = impl_->clk->now() + impl_->opts.watch_progress_interval;
