@@ -160,18 +160,25 @@ void kv_store::walk(ordered_index::position first, ordered_index::position stop,
   // Keys adjacent in order lie anywhere in memory: start loading entries 8 keys ahead, and their newest
   // versions 4 ahead (by then the entry has arrived), so a range waits on several misses at once.
   auto entry_ahead = first;
-  for (int i = 0; i < 8 && entry_ahead != stop; ++i, ordered_.next(entry_ahead)) __builtin_prefetch(ordered_.at(entry_ahead));
+  // An entry (40 bytes for a 23-byte key) and a version (112 bytes with a 64-byte value) are 8-byte
+  // aligned, so they may straddle one more cache line than their size needs: prefetch their last bytes too.
+  auto fetch_entry = [](const key_entry* e) {
+    __builtin_prefetch(e);
+    __builtin_prefetch(reinterpret_cast<const char*>(e) + 39);
+  };
+  for (int i = 0; i < 8 && entry_ahead != stop; ++i, ordered_.next(entry_ahead)) fetch_entry(ordered_.at(entry_ahead));
   auto version_ahead = first;
   for (int i = 0; i < 4 && version_ahead != stop; ++i) ordered_.next(version_ahead);
   for (auto p = first; p != stop; ordered_.next(p)) {
     if (entry_ahead != stop) {
-      __builtin_prefetch(ordered_.at(entry_ahead));
+      fetch_entry(ordered_.at(entry_ahead));
       ordered_.next(entry_ahead);
     }
     if (version_ahead != stop) {
-      const key_version* v = ordered_.at(version_ahead)->head;
+      const auto* v = reinterpret_cast<const char*>(ordered_.at(version_ahead)->head);
       __builtin_prefetch(v);
-      __builtin_prefetch(reinterpret_cast<const char*>(v) + 64);  // the value's first bytes
+      __builtin_prefetch(v + 64);
+      __builtin_prefetch(v + 111);
       ordered_.next(version_ahead);
     }
     if (!f(*ordered_.at(p))) return;
