@@ -177,8 +177,10 @@ result<void> lessor::revoke(lease_id id) {
     // Not recorded (a failed write): the lease stays with its keys, due at its own deadline or, if that
     // has passed, again in a second, when the write may succeed.
     if (lease_record* again = leases_.find(id)) {
-      if (!keys.empty() && !again->keys) again->keys = std::make_unique<key_set>();
-      again->keys->insert(keys.begin(), keys.end());
+      if (!keys.empty()) {
+        if (!again->keys) again->keys = std::make_unique<key_set>();
+        again->keys->insert(keys.begin(), keys.end());
+      }
       if (!again->scheduled()) {
         const std::int64_t retry = wheel_.now() + std::max<std::int64_t>(1, std::chrono::nanoseconds(std::chrono::seconds(1)) / tick_);
         wheel_.schedule(*again, std::max(ticks_ceil(again->expires_at), retry));
