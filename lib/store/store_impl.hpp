@@ -61,7 +61,7 @@ struct keep_alive::state {
 // storm, compaction). They take turns: between its batches, background work lets the waiting writers
 // through (store::impl::let_writers_through); while a batch or a reader waits, writers do not barge in
 // ahead of it. A readers-writer lock promises neither: a writer putting in a loop took the lock again the
-// moment it freed it, so a storm that needs 11 ms of work took 200-330 ms to finish beside one, and a
+// moment it freed it, so a storm that needs 11 ms of work took 140-380 ms to finish beside one, and a
 // reader (time_to_live) waited as long.
 struct lock_queue {
   std::atomic<int> writers{0};
@@ -75,8 +75,8 @@ struct lock_queue {
 // Holds the store's lock exclusively for a caller's write.
 class LEASEKV_SCOPED_CAPABILITY write_lock {
  public:
-  // Only a writer that has to wait says so: an uncontended lock costs two atomic loads and one
-  // read-modify-write, as a plain lock does.
+  // Only a writer that has to wait says so: uncontended, it costs two relaxed loads more than a plain
+  // lock.
   write_lock(base::shared_mutex& mu, lock_queue& q) LEASEKV_ACQUIRE(mu) LEASEKV_NO_THREAD_SAFETY_ANALYSIS : mu_(mu) {
     if (!q.others_waiting() && mu_.try_lock()) return;
     q.writers.fetch_add(1, std::memory_order_relaxed);
