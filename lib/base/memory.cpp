@@ -29,7 +29,7 @@ namespace {
 constexpr std::align_val_t small_region_alignment{64};
 }
 
-void* allocate_region(std::size_t bytes) {
+void* allocate_region(std::size_t bytes, bool huge_pages) {
   if (bytes < huge_page_size) return ::operator new(bytes, small_region_alignment);
   // Map a huge page more than asked, then give back the parts before and after the aligned range.
   const std::size_t mapped = bytes + huge_page_size;
@@ -42,7 +42,9 @@ void* allocate_region(std::size_t bytes) {
   if (const std::uintptr_t end = start + mapped; end > tail) ::munmap(reinterpret_cast<void*>(tail), end - tail);
   void* p = reinterpret_cast<void*>(aligned);
 #ifdef MADV_HUGEPAGE
-  (void)::madvise(p, bytes, MADV_HUGEPAGE);  // advice only: without it, small pages
+  if (huge_pages) (void)::madvise(p, bytes, MADV_HUGEPAGE);  // advice only: without it, small pages
+#else
+  (void)huge_pages;
 #endif
   return p;
 }
@@ -108,7 +110,7 @@ void node_arena::new_region(std::size_t at_least) {
   std::size_t bytes = regions_.empty() ? first_region : std::min(last_region, regions_.back().second * 2);
   bytes = std::max(bytes, at_least);
   regions_.reserve(regions_.size() + 1);  // so nothing can throw once the region is ours
-  void* p = allocate_region(bytes);
+  void* p = allocate_region(bytes, huge_pages_);
   regions_.emplace_back(p, bytes);
   reserved_ += bytes;
   next_ = static_cast<char*>(p);

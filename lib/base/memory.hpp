@@ -25,8 +25,9 @@ namespace leasekv::base {
 
 inline constexpr std::size_t huge_page_size = std::size_t{2} << 20;
 
-// At least `bytes`, aligned to 64 bytes (to huge_page_size from huge_page_size on). Throws bad_alloc.
-void* allocate_region(std::size_t bytes);
+// At least `bytes`, aligned to 64 bytes (to huge_page_size from huge_page_size on, and advised to use
+// huge pages if `huge_pages`). Throws bad_alloc.
+void* allocate_region(std::size_t bytes, bool huge_pages = true);
 // REQUIRES: p came from allocate_region(bytes).
 void free_region(void* p, std::size_t bytes) noexcept;
 
@@ -35,7 +36,7 @@ class node_arena {
   static constexpr std::size_t granule = 8;  // block sizes round up to this, and blocks are aligned to it
   static constexpr std::size_t max_pooled = 1024;
 
-  node_arena() = default;
+  explicit node_arena(bool huge_pages = true) : huge_pages_(huge_pages) {}
   ~node_arena();
   node_arena(const node_arena&) = delete;
   node_arena& operator=(const node_arena&) = delete;
@@ -67,6 +68,7 @@ class node_arena {
   std::vector<std::pair<void*, std::size_t>> regions_;
   std::size_t reserved_ = 0;
   std::size_t large_blocks_ = 0;
+  bool huge_pages_ = true;
 };
 
 }  // namespace leasekv::base

@@ -63,7 +63,7 @@ void lease_table::extend_to(std::uint32_t slots) {
     const std::size_t n = std::size_t{first_chunk} << chunk_count_;
     const std::size_t bytes = n * sizeof(lease_record);
     static_assert(alignof(lease_record) <= 64);  // what allocate_region promises
-    void* mem = base::allocate_region(bytes);
+    void* mem = base::allocate_region(bytes, huge_pages_);
     auto* recs = static_cast<lease_record*>(mem);
     for (std::size_t i = 0; i < n; ++i) new (recs + i) lease_record;
     chunks_[chunk_count_++].store(recs, std::memory_order_relaxed);
@@ -121,8 +121,13 @@ void lease_table::erase(lease_record& rec) {
 }
 
 // ---- lessor ----
-lessor::lessor(key_deleter& deleter, clock::time_point origin, clock::duration tick, std::chrono::milliseconds min_ttl)
-    : deleter_(deleter), origin_(origin), tick_(tick.count() > 0 ? tick : std::chrono::milliseconds(1)), min_ttl_(min_ttl) {}
+lessor::lessor(key_deleter& deleter, clock::time_point origin, clock::duration tick, std::chrono::milliseconds min_ttl,
+               bool huge_pages)
+    : deleter_(deleter),
+      origin_(origin),
+      tick_(tick.count() > 0 ? tick : std::chrono::milliseconds(1)),
+      min_ttl_(min_ttl),
+      leases_(huge_pages) {}
 
 std::int64_t lessor::ticks_ceil(clock::time_point t) const {
   const auto d = (t - origin_).count();

@@ -60,7 +60,7 @@ static_assert(sizeof(void*) != 8 || sizeof(lease_record) == 64, "a lease record 
 // misses.
 class lease_table {
  public:
-  lease_table() = default;
+  explicit lease_table(bool huge_pages = true) : huge_pages_(huge_pages) {}
   lease_table(const lease_table&) = delete;
   lease_table& operator=(const lease_table&) = delete;
   ~lease_table();
@@ -102,6 +102,7 @@ class lease_table {
   std::size_t size_ = 0;
   std::vector<std::uint32_t> free_;  // freed slots; an entry may since have been taken by its own id
   std::unordered_map<lease_id, std::uint32_t> elsewhere_;  // ids not in the slot they name
+  bool huge_pages_ = true;
 };
 
 // What the lessor needs from the store.
@@ -118,7 +119,8 @@ class key_deleter {
 
 class lessor {
  public:
-  lessor(key_deleter& deleter, clock::time_point origin, clock::duration tick, std::chrono::milliseconds min_ttl);
+  lessor(key_deleter& deleter, clock::time_point origin, clock::duration tick, std::chrono::milliseconds min_ttl,
+         bool huge_pages = true);
   lessor(const lessor&) = delete;
   lessor& operator=(const lessor&) = delete;
 

@@ -59,7 +59,7 @@ std::uint32_t hash_key(std::string_view key) noexcept {
 
 // ---- hash_index ----
 
-hash_index::hash_index() { rebuild(16); }
+hash_index::hash_index(bool huge_pages) : huge_pages_(huge_pages) { rebuild(16); }
 
 hash_index::~hash_index() { base::free_region(slots_, capacity_ * sizeof(std::uintptr_t)); }
 
@@ -88,7 +88,7 @@ void hash_index::place(std::uintptr_t* slots, std::size_t capacity, key_entry* e
 }
 
 void hash_index::rebuild(std::size_t capacity) {
-  auto* fresh = static_cast<std::uintptr_t*>(base::allocate_region(capacity * sizeof(std::uintptr_t)));
+  auto* fresh = static_cast<std::uintptr_t*>(base::allocate_region(capacity * sizeof(std::uintptr_t), huge_pages_));
   std::fill_n(fresh, capacity, std::uintptr_t{0});
   // Placing an entry reads its hash, a miss per entry: load them 16 slots ahead so that many are in
   // flight at once rather than one after another.

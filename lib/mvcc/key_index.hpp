@@ -93,7 +93,7 @@ std::uint32_t hash_key(std::string_view key) noexcept;
 // their entries (a cache miss each). Where pointers use those bits, tagging turns itself off.
 class hash_index {
  public:
-  hash_index();
+  explicit hash_index(bool huge_pages = true);
   ~hash_index();
   hash_index(const hash_index&) = delete;
   hash_index& operator=(const hash_index&) = delete;
@@ -121,6 +121,7 @@ class hash_index {
   std::uintptr_t* slots_ = nullptr;  // 0: empty
   std::size_t capacity_ = 0;
   std::size_t size_ = 0;
+  bool huge_pages_ = true;
   bool tagging_ = sizeof(void*) == 8;
 };
 

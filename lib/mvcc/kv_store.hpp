@@ -39,7 +39,8 @@ key_value to_key_value(const key_entry& e, const key_version& v);
 
 class kv_store {
  public:
-  kv_store() = default;
+  // huge_pages: see options::huge_pages.
+  explicit kv_store(bool huge_pages = true) : arena_(huge_pages), hash_(huge_pages) {}
   ~kv_store();
   kv_store(const kv_store&) = delete;
   kv_store& operator=(const kv_store&) = delete;

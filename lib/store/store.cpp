@@ -102,7 +102,8 @@ store::impl::impl(options o)
       cluster_id(opts.cluster_id != 0 ? opts.cluster_id : detail::random_id()),
       member_id(opts.member_id != 0 ? opts.member_id : detail::random_id()),
       lim{opts.max_request_bytes, opts.max_txn_ops},
-      lessor(*this, clk->now(), opts.lease_tick, opts.min_lease_ttl) {}
+      kv(opts.huge_pages),
+      lessor(*this, clk->now(), opts.lease_tick, opts.min_lease_ttl, opts.huge_pages) {}
 
 // Keeps the lessor's attachments in step with a committed write group: a changed key leaves the lease its
 // previous version had, and a put joins the lease it names (etcd's rules, §1.8). Then the watchers get

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <map>
 #include <random>
 #include <vector>
@@ -21,6 +24,24 @@ struct block {
 
 bool intact(const block& b) {
   return std::all_of(b.p, b.p + b.bytes, [&](unsigned char c) { return c == b.fill; });
+}
+
+// The VmFlags of the mapping holding `p`, from /proc/self/smaps ("hg": advised to use huge pages).
+std::string vm_flags(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    std::uintptr_t lo = 0;
+    std::uintptr_t hi = 0;
+    char dash = 0;
+    if (std::istringstream head(line); head >> std::hex >> lo >> dash >> hi && dash == '-') {
+      inside = lo <= at && at < hi;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line + " ";
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -93,4 +114,31 @@ TEST_CASE("memory regions: large ones are aligned to a huge page, small ones to 
     CHECK(p[0] + p[bytes - 1] == 3);
     leasekv::base::free_region(p, bytes);
   }
+}
+
+TEST_CASE("memory regions: huge pages are asked for only when wanted (options::huge_pages)", "[base]") {
+  const std::size_t bytes = std::size_t{4} << 20;
+  void* with = leasekv::base::allocate_region(bytes, true);
+  void* without = leasekv::base::allocate_region(bytes, false);
+  const std::string with_flags = vm_flags(with);
+  const std::string without_flags = vm_flags(without);
+  REQUIRE(!with_flags.empty());  // smaps found both mappings
+  REQUIRE(!without_flags.empty());
+  // A kernel built without transparent huge pages refuses the advice; then only the second check holds.
+  if (std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled").good()) CHECK(with_flags.find(" hg ") != std::string::npos);
+  CHECK(without_flags.find(" hg ") == std::string::npos);
+  leasekv::base::free_region(with, bytes);
+  leasekv::base::free_region(without, bytes);
+
+  // And an arena told not to asks for none in its large regions either.
+  node_arena arena(false);
+  void* first_large_region_block = nullptr;
+  for (int i = 0; i < 200000; ++i) {  // 200k x 112 B: past the regions below 2 MiB
+    void* b = arena.allocate(112);
+    if (arena.reserved() >= (std::size_t{4} << 20) && first_large_region_block == nullptr) first_large_region_block = b;
+  }
+  REQUIRE(first_large_region_block != nullptr);
+  const std::string arena_flags = vm_flags(first_large_region_block);
+  REQUIRE(!arena_flags.empty());
+  CHECK(arena_flags.find(" hg ") == std::string::npos);
 }
