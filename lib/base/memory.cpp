@@ -5,6 +5,7 @@
 #include <new>
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define LEASEKV_ASAN 1
@@ -27,10 +28,18 @@ namespace leasekv::base {
 
 namespace {
 constexpr std::align_val_t small_region_alignment{64};
+
+// What a mapped region of `bytes` spans: whole pages. munmap needs a page-aligned start for the tail it
+// gives back, and a region's size (a hash table's slots, say) need not be a multiple of a page.
+std::size_t mapped_length(std::size_t bytes) {
+  static const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return (bytes + page - 1) / page * page;
 }
+}  // namespace
 
 void* allocate_region(std::size_t bytes, bool huge_pages) {
   if (bytes < huge_page_size) return ::operator new(bytes, small_region_alignment);
+  bytes = mapped_length(bytes);
   // Map a huge page more than asked, then give back the parts before and after the aligned range.
   const std::size_t mapped = bytes + huge_page_size;
   void* raw = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -53,7 +62,7 @@ void free_region(void* p, std::size_t bytes) noexcept {
   if (bytes < huge_page_size) {
     ::operator delete(p, small_region_alignment);
   } else {
-    ::munmap(p, bytes);
+    ::munmap(p, mapped_length(bytes));
   }
 }
 
