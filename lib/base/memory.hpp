@@ -1,14 +1,15 @@
 // Memory for the engine's large tables and its many small nodes.
 //
-// Regions: a table of 2 MiB or more is mapped on its own, aligned to 2 MiB and advised to use huge pages,
-// so a random probe into it costs a cache miss and not a TLB miss too. Smaller ones come from the heap.
+// Regions: a table of 2 MiB or more is mapped on its own (in whole pages), aligned to 2 MiB and, if asked
+// for, advised to use huge pages, so a random probe into it costs a cache miss and not a TLB miss too.
+// Smaller ones come from the heap.
 //
 // node_arena: the keys and versions of a store are millions of small blocks of a few sizes. The arena
 // carves them one after another out of regions that double from 16 KiB to 32 MiB (huge pages from 2 MiB
-// on), with no per-block header and no rounding beyond 8 bytes: a 39-byte key entry takes 40 bytes
-// rather than malloc's 48, a version with a 64-byte value 112 rather than 128. A freed block goes on a
-// free list of its size and is handed out again for a block of the same size; regions are returned only
-// when the arena is destroyed. Blocks over max_pooled bytes go to operator new.
+// on, if asked for), with no per-block header and no rounding beyond 8 bytes: a 39-byte key entry takes
+// 40 bytes rather than malloc's 48, a version with a 64-byte value 112 rather than 128. A freed block
+// goes on a free list of its size and is handed out again for a block of the same size; regions are
+// returned only when the arena is destroyed. Blocks over max_pooled bytes go to operator new.
 //
 // Under AddressSanitizer, free blocks and the unused rest of a region are poisoned, so a use after free
 // or a read past a block's end is still reported.

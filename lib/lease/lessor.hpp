@@ -20,11 +20,8 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <optional>
-#include <string>
-#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -56,8 +53,8 @@ static_assert(sizeof(void*) != 8 || sizeof(lease_record) == 64, "a lease record 
 // The leases, by id, in slots that never move. An id the lessor chooses names its slot (see
 // lease_table::id_of), so finding it is one slot read; other ids (chosen by callers, or restored where
 // their slot was taken) are found through a small hash map. Slots live in chunks that double in size (64,
-// 128, ...); chunks of 2 MiB and more ask for transparent huge pages, so a million leases cost no TLB
-// misses.
+// 128, ...); chunks of 2 MiB and more ask for transparent huge pages (unless told not to), so a million
+// leases cost no TLB misses.
 class lease_table {
  public:
   explicit lease_table(bool huge_pages = true) : huge_pages_(huge_pages) {}

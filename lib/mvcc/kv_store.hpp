@@ -161,11 +161,12 @@ void kv_store::walk(ordered_index::position first, ordered_index::position stop,
   // Keys adjacent in order lie anywhere in memory: start loading entries 8 keys ahead, and their newest
   // versions 4 ahead (by then the entry has arrived), so a range waits on several misses at once.
   auto entry_ahead = first;
-  // An entry (40 bytes for a 23-byte key) and a version (112 bytes with a 64-byte value) are 8-byte
-  // aligned, so they may straddle one more cache line than their size needs: prefetch their last bytes too.
+  // Entries and versions are 8-byte aligned, so a block may straddle one more cache line than its size
+  // needs. Their sizes are not known before they arrive: load an entry's first two lines (its header and
+  // a short key) and a version's first three (its header and ~80 bytes of value).
   auto fetch_entry = [](const key_entry* e) {
     __builtin_prefetch(e);
-    __builtin_prefetch(reinterpret_cast<const char*>(e) + 39);
+    __builtin_prefetch(reinterpret_cast<const char*>(e) + 63);
   };
   for (int i = 0; i < 8 && entry_ahead != stop; ++i, ordered_.next(entry_ahead)) fetch_entry(ordered_.at(entry_ahead));
   auto version_ahead = first;
@@ -179,7 +180,7 @@ void kv_store::walk(ordered_index::position first, ordered_index::position stop,
       const auto* v = reinterpret_cast<const char*>(ordered_.at(version_ahead)->head);
       __builtin_prefetch(v);
       __builtin_prefetch(v + 64);
-      __builtin_prefetch(v + 111);
+      __builtin_prefetch(v + 127);
       ordered_.next(version_ahead);
     }
     if (!f(*ordered_.at(p))) return;

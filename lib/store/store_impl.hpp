@@ -70,6 +70,23 @@ struct lock_queue {
   bool others_waiting() const {
     return background.load(std::memory_order_relaxed) > 0 || readers.load(std::memory_order_relaxed) > 0;
   }
+  // Yields while `waiting()` holds, at most 10,000 times: whoever takes turns this way never waits on
+  // another for ever.
+  template <class Pred>
+  static void yield_while(Pred waiting) {
+    for (int spin = 0; spin < 10000 && waiting(); ++spin) std::this_thread::yield();
+  }
+  // Counts one in `waiters` for its scope: around a wait for the lock.
+  class counted {
+   public:
+    explicit counted(std::atomic<int>& waiters) : waiters_(waiters) { waiters_.fetch_add(1, std::memory_order_relaxed); }
+    ~counted() { waiters_.fetch_sub(1, std::memory_order_relaxed); }
+    counted(const counted&) = delete;
+    counted& operator=(const counted&) = delete;
+
+   private:
+    std::atomic<int>& waiters_;
+  };
 };
 
 // Holds the store's lock exclusively for a caller's write.
@@ -79,12 +96,9 @@ class LEASEKV_SCOPED_CAPABILITY write_lock {
   // lock.
   write_lock(base::shared_mutex& mu, lock_queue& q) LEASEKV_ACQUIRE(mu) LEASEKV_NO_THREAD_SAFETY_ANALYSIS : mu_(mu) {
     if (!q.others_waiting() && mu_.try_lock()) return;
-    q.writers.fetch_add(1, std::memory_order_relaxed);
-    // A waiting background batch or reader goes first. Bounded, as let_writers_through is: nobody waits
-    // on another for ever.
-    for (int spin = 0; spin < 10000 && q.others_waiting(); ++spin) std::this_thread::yield();
+    const lock_queue::counted waiting(q.writers);
+    lock_queue::yield_while([&] { return q.others_waiting(); });  // a waiting batch or reader goes first
     mu_.lock();
-    q.writers.fetch_sub(1, std::memory_order_relaxed);
   }
   ~write_lock() LEASEKV_RELEASE() { mu_.unlock(); }
   write_lock(const write_lock&) = delete;
@@ -100,9 +114,8 @@ class LEASEKV_SCOPED_CAPABILITY read_lock {
   // As for writers, only a reader that has to wait says so.
   read_lock(base::shared_mutex& mu, lock_queue& q) LEASEKV_ACQUIRE_SHARED(mu) LEASEKV_NO_THREAD_SAFETY_ANALYSIS : mu_(mu) {
     if (mu_.try_lock_shared()) return;
-    q.readers.fetch_add(1, std::memory_order_relaxed);
+    const lock_queue::counted waiting(q.readers);
     mu_.lock_shared();
-    q.readers.fetch_sub(1, std::memory_order_relaxed);
   }
   ~read_lock() LEASEKV_RELEASE() { mu_.unlock_shared(); }
   read_lock(const read_lock&) = delete;
@@ -116,9 +129,8 @@ class LEASEKV_SCOPED_CAPABILITY read_lock {
 class LEASEKV_SCOPED_CAPABILITY background_lock {
  public:
   background_lock(base::shared_mutex& mu, lock_queue& q) LEASEKV_ACQUIRE(mu) LEASEKV_NO_THREAD_SAFETY_ANALYSIS : mu_(mu) {
-    q.background.fetch_add(1, std::memory_order_relaxed);
+    const lock_queue::counted waiting(q.background);
     mu_.lock();
-    q.background.fetch_sub(1, std::memory_order_relaxed);
   }
   ~background_lock() LEASEKV_RELEASE() { mu_.unlock(); }
   background_lock(const background_lock&) = delete;

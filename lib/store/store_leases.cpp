@@ -4,7 +4,6 @@
 #include <boost/asio/system_executor.hpp>
 
 #include <algorithm>
-#include <thread>
 
 namespace leasekv {
 
@@ -174,9 +173,7 @@ void store::impl::run_next_timed() {
 // not fair, and released and taken again at once it would starve the writers waiting for it. They go
 // first; the wait is bounded.
 void store::impl::let_writers_through() const {
-  for (int spin = 0; spin < 10000 && waiting.writers.load(std::memory_order_relaxed) > 0; ++spin) {
-    std::this_thread::yield();
-  }
+  lock_queue::yield_while([this] { return waiting.writers.load(std::memory_order_relaxed) > 0; });
 }
 
 std::optional<clock::time_point> store::impl::next_event() const {
