@@ -21,8 +21,8 @@
 //   compact(6): [5.0]
 //   and after a delete at 6.0, compact(6) frees the whole entry.
 //
-// The indexes: hash_index finds one key in O(1) (put, get, delete of one key); ordered_index keeps the
-// keys sorted for ranges, in chunks of at most 512 pointers, so a key costs ~8-12 bytes of index in each.
+// The indexes: hash_index (here) finds one key in O(1) (put, get, delete of one key); ordered_index
+// (ordered_index.hpp) keeps the keys sorted for ranges.
 //
 // Thread safety: none here; kv_store's caller holds the store's lock.
 #pragma once
@@ -123,66 +123,6 @@ class hash_index {
   std::size_t size_ = 0;
   bool huge_pages_ = true;
   bool tagging_ = sizeof(void*) == 8;
-};
-
-// Keys in sorted order, as a list of sorted chunks.
-//
-// Every key of a chunk shares the chunk's first `offset` bytes, and the chunk keeps, beside each entry,
-// the next 8 bytes of its key as a big-endian number (its head). A search compares heads, which lie
-// together in one array, and reads an entry's key only where heads are equal. So inserting a key into a
-// million costs no cache miss on other keys' entries; a search among entries alone would take ~9, one per
-// step of a binary search. A chunk's prefix is its last key's first `offset` bytes (last_keys_): a key
-// that does not start with it sorts before or after the whole chunk. A split recomputes the halves'
-// offsets and heads; an insert outside the chunk's prefix shortens it and recomputes the heads.
-class ordered_index {
- public:
-  struct position {
-    std::size_t chunk = 0;
-    std::size_t slot = 0;
-    friend bool operator==(const position&, const position&) = default;
-  };
-
-  // The first key >= `key`, or end().
-  position lower_bound(std::string_view key) const;
-  position begin() const { return {0, 0}; }
-  position end() const { return {chunks_.size(), 0}; }
-  key_entry* at(position p) const { return chunks_[p.chunk].entries[p.slot]; }
-  void next(position& p) const {
-    if (++p.slot == chunks_[p.chunk].entries.size()) {
-      ++p.chunk;
-      p.slot = 0;
-    }
-  }
-
-  // The number of keys in [a, b). REQUIRES: a is not after b. O(chunks between them).
-  std::size_t distance(position a, position b) const;
-
-  // REQUIRES: no entry with e's key is present.
-  void insert(key_entry* e);
-  // REQUIRES: e is present.
-  void erase(const key_entry* e);
-  std::size_t size() const { return size_; }
-
-  // The 8 bytes of `key` from `offset` on, zero-padded, as a number that orders like the bytes.
-  static std::uint64_t head_of(std::string_view key, std::size_t offset);
-
- private:
-  struct chunk {
-    std::vector<std::uint64_t> heads;  // heads[i] is head_of(entries[i]->key(), offset)
-    std::vector<key_entry*> entries;
-    std::size_t offset = 0;
-  };
-  static constexpr std::size_t max_chunk = 512;
-  std::size_t chunk_for(std::string_view key) const;
-  // The first slot of chunk c whose key is >= key.
-  std::size_t search(std::size_t c, std::string_view key) const;
-  // Sets chunk c's offset and recomputes its heads.
-  void rehead(std::size_t c, std::size_t offset);
-  // Chunk c's offset raised to the common prefix of its first and last keys, if that is longer.
-  void tighten(std::size_t c);
-  std::vector<chunk> chunks_;          // sorted, none empty
-  std::vector<std::string> last_keys_; // chunks_[i]'s last key: searched without a miss each
-  std::size_t size_ = 0;
 };
 
 }  // namespace leasekv::mvcc

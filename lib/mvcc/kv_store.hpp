@@ -12,6 +12,7 @@
 #include "leasekv/error.hpp"
 #include "leasekv/types.hpp"
 #include "mvcc/key_index.hpp"
+#include "mvcc/ordered_index.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -40,7 +41,7 @@ key_value to_key_value(const key_entry& e, const key_version& v);
 class kv_store {
  public:
   // huge_pages: see options::huge_pages.
-  explicit kv_store(bool huge_pages = true) : arena_(huge_pages), hash_(huge_pages) {}
+  explicit kv_store(bool huge_pages = true) : arena_(huge_pages), hash_(huge_pages), ordered_(huge_pages) {}
   ~kv_store();
   kv_store(const kv_store&) = delete;
   kv_store& operator=(const kv_store&) = delete;

@@ -1,9 +1,15 @@
 #include <catch2/catch.hpp>
 
 #include "mvcc/key_index.hpp"
+#include "mvcc/ordered_index.hpp"
 
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cstring>
 #include <random>
 #include <set>
+#include <unordered_set>
 #include <string>
 #include <vector>
 
@@ -14,8 +20,15 @@ namespace {
 // Owns entries for the duration of a test.
 struct entries {
   leasekv::base::node_arena arena;
-  std::vector<key_entry*> all;
-  key_entry* make(const std::string& k) { return all.emplace_back(key_entry::make(arena, k, hash_key(k))); }
+  std::unordered_set<key_entry*> all;
+  key_entry* make(const std::string& k) { return *all.insert(key_entry::make(arena, k, hash_key(k))).first; }
+  // Frees an entry the index no longer holds, as kv_store does, zeroing its key first: an index that
+  // kept it (as a high key, say) would then misplace keys even where no sanitizer watches.
+  void retire(key_entry* e) {
+    std::memset(const_cast<char*>(e->key().data()), 0, e->key().size());
+    all.erase(e);
+    key_entry::destroy(arena, e);
+  }
   ~entries() {
     for (auto* e : all) key_entry::destroy(arena, e);
   }
@@ -148,7 +161,10 @@ TEST_CASE("ordered index: heads after a shared prefix order keys exactly, whatev
     if (step % 1000 == 0 || step == 29999) {
       REQUIRE(idx.size() == model.size());
       auto m = model.begin();
-      for (auto p = idx.begin(); p != idx.end(); idx.next(p), ++m) REQUIRE(idx.at(p)->key() == *m);
+      for (auto p = idx.begin(); p != idx.end(); idx.next(p), ++m) {
+        REQUIRE(m != model.end());
+        REQUIRE(idx.at(p)->key() == *m);
+      }
     }
     same_lower_bound(idx, model, random_key());
   }
@@ -160,4 +176,86 @@ TEST_CASE("ordered index: a head orders like the 8 bytes it holds", "[mvcc]") {
   CHECK(ordered_index::head_of("ab", 0) < ordered_index::head_of("ab\x01", 0));
   CHECK(ordered_index::head_of("a\xff", 0) < ordered_index::head_of("b", 0));
   CHECK(ordered_index::head_of("short", 9) == 0);
+}
+
+TEST_CASE("ordered index: a tree grows to four levels, splits, loses its largest keys and empties", "[mvcc]") {
+  // Enough keys for leaves, two levels of inner nodes and a root; keys whose shared prefix is longer than
+  // a node can hold (so heads tie and key bytes decide); erasures from the top (each one changes the
+  // high keys up the path) and at random (leaves and inner nodes emptied and freed, the root handed
+  // down); then the emptied tree is used again.
+  entries es;
+  ordered_index idx;
+  std::set<std::string> model;
+  std::mt19937 rng(31);
+  const std::string long_stem = "/registry/deployments/a-namespace-with-a-long-name/web-";  // > 44 bytes
+  std::vector<std::string> keys;
+  for (int i = 0; i < 120000; ++i) keys.push_back(fmt::format("/registry/pods/{:08d}", i));
+  for (int i = 0; i < 30000; ++i) keys.push_back(fmt::format("{}{:06d}", long_stem, i));
+  std::shuffle(keys.begin(), keys.end(), rng);
+
+  auto check = [&](std::size_t probes) {
+    REQUIRE(idx.size() == model.size());
+    std::vector<ordered_index::position> positions;
+    auto m = model.begin();
+    for (auto p = idx.begin(); p != idx.end(); idx.next(p), ++m) {
+      REQUIRE(m != model.end());
+      REQUIRE(idx.at(p)->key() == *m);
+      positions.push_back(p);
+    }
+    REQUIRE(m == model.end());
+    positions.push_back(idx.end());
+    for (std::size_t i = 0; i < probes; ++i) {
+      const std::size_t a = rng() % positions.size();
+      const std::size_t b = a + rng() % (positions.size() - a);
+      REQUIRE(idx.distance(positions[a], positions[b]) == b - a);
+      same_lower_bound(idx, model, keys[rng() % keys.size()]);
+      same_lower_bound(idx, model, keys[rng() % keys.size()] + "!");
+    }
+  };
+
+  for (const auto& k : keys) {
+    model.insert(k);
+    idx.insert(es.make(k));
+  }
+  CHECK(idx.height() == 4);
+  check(2000);
+  for (const std::string& probe : std::vector<std::string>{"", "/", "/registry/pods/", "/registry/pods/99999999", long_stem, "\xff"}) {
+    same_lower_bound(idx, model, probe);
+  }
+
+  // From the top down: every erase removes the largest key.
+  for (int i = 0; i < 20000; ++i) {
+    const auto last = std::prev(model.end());
+    auto p = idx.lower_bound(*last);
+    REQUIRE(p != idx.end());
+    key_entry* e = idx.at(p);
+    idx.erase(e);
+    es.retire(e);
+    model.erase(last);
+  }
+  check(500);
+
+  // At random, to the last key.
+  std::vector<std::string> rest(model.begin(), model.end());
+  std::shuffle(rest.begin(), rest.end(), rng);
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    auto p = idx.lower_bound(rest[i]);
+    REQUIRE(p != idx.end());
+    REQUIRE(idx.at(p)->key() == rest[i]);
+    key_entry* e = idx.at(p);
+    idx.erase(e);
+    es.retire(e);
+    model.erase(rest[i]);
+    if (i % 20000 == 0) check(100);
+  }
+  check(10);
+  CHECK(idx.height() == 0);
+  CHECK(idx.begin() == idx.end());
+  CHECK(idx.lower_bound("a") == idx.end());
+
+  for (int i = 0; i < 1000; ++i) {
+    model.insert(keys[static_cast<std::size_t>(i)]);
+    idx.insert(es.make(keys[static_cast<std::size_t>(i)]));
+  }
+  check(100);
 }

@@ -1,0 +1,369 @@
+#include "mvcc/ordered_index.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+#include <cstring>
+#include <new>
+
+namespace leasekv::mvcc {
+
+namespace {
+
+std::size_t common_prefix(std::string_view a, std::string_view b) {
+  const auto [ia, ib] = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
+  return static_cast<std::size_t>(ia - a.begin());
+}
+
+// Starts loading `bytes` from `p` (whole cache lines), so the misses overlap instead of queuing.
+void prefetch_lines(const void* p, std::size_t bytes) {
+  for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(static_cast<const char*>(p) + off);
+}
+
+// The first slot of a node whose key is >= `key`, given the node's prefix, its heads and a way to read
+// slot i's key (only where heads are equal).
+template <class KeyAt>
+std::size_t find_slot(std::string_view prefix, const std::uint64_t* heads, std::size_t count, std::string_view key,
+                      KeyAt key_at) {
+  const std::size_t shared = common_prefix(key, prefix);
+  if (shared < prefix.size()) {
+    // Every key of the node starts with the prefix; `key` does not, so it sorts before or after them all.
+    const bool before = shared == key.size() ||
+                        static_cast<unsigned char>(key[shared]) < static_cast<unsigned char>(prefix[shared]);
+    return before ? 0 : count;
+  }
+  const std::uint64_t h = ordered_index::head_of(key, prefix.size());
+  const std::uint64_t* lo = std::lower_bound(heads, heads + count, h);
+  const std::uint64_t* hi = lo;
+  while (hi != heads + count && *hi == h) ++hi;
+  auto first = static_cast<std::size_t>(lo - heads);
+  auto last = static_cast<std::size_t>(hi - heads);
+  // Keys whose heads equal this one's: only their bytes decide.
+  while (first < last) {
+    const std::size_t mid = first + (last - first) / 2;
+    if (key_at(mid) < key) {
+      first = mid + 1;
+    } else {
+      last = mid;
+    }
+  }
+  return first;
+}
+
+}  // namespace
+
+std::uint64_t ordered_index::head_of(std::string_view key, std::size_t offset) {
+  std::uint64_t h = 0;
+  if (offset < key.size()) std::memcpy(&h, key.data() + offset, std::min<std::size_t>(8, key.size() - offset));
+  if constexpr (std::endian::native == std::endian::little) h = __builtin_bswap64(h);
+  return h;
+}
+
+// ---- searching ----
+
+std::size_t ordered_index::find(const leaf& l, std::string_view key) {
+  return find_slot(l.head.shared(), l.heads, l.head.count, key, [&](std::size_t i) { return l.entries[i]->key(); });
+}
+
+std::size_t ordered_index::find(const inner& n, std::string_view key) {
+  return find_slot(n.head.shared(), n.heads, n.head.count, key, [&](std::size_t i) { return n.highs[i]->key(); });
+}
+
+ordered_index::position ordered_index::lower_bound(std::string_view key) const {
+  const void* node = root_;
+  if (node == nullptr) return end();
+  for (std::size_t level = height_; level > 1; --level) {
+    const auto* n = static_cast<const inner*>(node);
+    prefetch_lines(n, sizeof(node_head) + sizeof(n->padding) + sizeof(n->heads));
+    const std::size_t i = find(*n, key);
+    if (i == n->head.count) return end();  // after every key (only the root can send a key past its end)
+    node = n->children[i];
+  }
+  const auto* l = static_cast<const leaf*>(node);
+  prefetch_lines(l, offsetof(leaf, entries));
+  const std::size_t s = find(*l, key);
+  if (s == l->head.count) return {l->next, 0};
+  return {l, s};
+}
+
+std::size_t ordered_index::distance(position a, position b) const {
+  if (a.node == b.node) return b.slot - a.slot;
+  std::size_t n = a.node->head.count - a.slot;
+  for (const leaf* l = a.node->next; l != b.node; l = l->next) n += l->head.count;
+  return n + b.slot;
+}
+
+// ---- node upkeep ----
+
+void ordered_index::rehead(leaf& l, std::string_view key, std::size_t offset) {
+  l.head.offset = static_cast<std::uint16_t>(offset);
+  std::memcpy(l.head.prefix, key.data(), offset);
+  // The entries lie anywhere in memory: keep several loads in flight.
+  const std::size_t n = l.head.count;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + 8 < n) __builtin_prefetch(l.entries[i + 8]);
+    l.heads[i] = head_of(l.entries[i]->key(), offset);
+  }
+}
+
+void ordered_index::rehead(inner& n, std::string_view key, std::size_t offset) {
+  n.head.offset = static_cast<std::uint16_t>(offset);
+  std::memcpy(n.head.prefix, key.data(), offset);
+  const std::size_t count = n.head.count;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i + 8 < count) __builtin_prefetch(n.highs[i + 8]);
+    n.heads[i] = head_of(n.highs[i]->key(), offset);
+  }
+}
+
+void ordered_index::tighten(leaf& l) {
+  const std::string_view first = l.entries[0]->key();
+  const std::size_t offset = std::min(max_prefix, common_prefix(first, l.entries[l.head.count - 1]->key()));
+  if (offset > l.head.offset) rehead(l, first, offset);
+}
+
+void ordered_index::tighten(inner& n) {
+  const std::string_view first = n.highs[0]->key();
+  const std::size_t offset = std::min(max_prefix, common_prefix(first, high_key(n)));
+  if (offset > n.head.offset) rehead(n, first, offset);
+}
+
+void ordered_index::set_entry(leaf& l, std::size_t s, key_entry* e) {
+  l.entries[s] = e;
+  const std::string_view key = e->key();
+  if (const std::size_t shared = common_prefix(key, l.head.shared()); shared < l.head.offset) {
+    rehead(l, key, shared);  // the key lies outside the prefix: shorten it
+  } else {
+    l.heads[s] = head_of(key, l.head.offset);
+  }
+}
+
+void ordered_index::set_high(inner& n, std::size_t s, const key_entry* high) {
+  n.highs[s] = high;
+  const std::string_view key = high->key();
+  if (const std::size_t shared = common_prefix(key, n.head.shared()); shared < n.head.offset) {
+    rehead(n, key, shared);
+  } else {
+    n.heads[s] = head_of(key, n.head.offset);
+  }
+}
+
+void ordered_index::insert_slot(leaf& l, std::size_t s, key_entry* e) {
+  const std::size_t after = l.head.count - s;
+  std::memmove(&l.heads[s + 1], &l.heads[s], after * sizeof(l.heads[0]));
+  std::memmove(&l.entries[s + 1], &l.entries[s], after * sizeof(l.entries[0]));
+  ++l.head.count;
+  set_entry(l, s, e);
+}
+
+void ordered_index::insert_slot(inner& n, std::size_t s, void* child, const key_entry* high) {
+  const std::size_t after = n.head.count - s;
+  std::memmove(&n.heads[s + 1], &n.heads[s], after * sizeof(n.heads[0]));
+  std::memmove(&n.children[s + 1], &n.children[s], after * sizeof(n.children[0]));
+  std::memmove(&n.highs[s + 1], &n.highs[s], after * sizeof(n.highs[0]));
+  n.children[s] = child;
+  ++n.head.count;
+  set_high(n, s, high);
+}
+
+void ordered_index::reserve_spares(std::size_t n) {
+  assert(n <= spares_.size());
+  while (spare_count_ < n) spares_[spare_count_++] = arena_.allocate(node_bytes);
+}
+
+ordered_index::leaf* ordered_index::new_leaf() {
+  assert(spare_count_ > 0);
+  auto* l = new (spares_[--spare_count_]) leaf;
+  l->head.count = 0;
+  l->head.offset = 0;
+  l->next = nullptr;
+  l->prev = nullptr;
+  return l;
+}
+
+ordered_index::inner* ordered_index::new_inner() {
+  assert(spare_count_ > 0);
+  auto* n = new (spares_[--spare_count_]) inner;
+  n->head.count = 0;
+  n->head.offset = 0;
+  return n;
+}
+
+// ---- insert ----
+
+void ordered_index::insert(key_entry* e) {
+  reserve_spares(height_ + 1);  // from here on nothing allocates, so nothing throws
+  ++size_;
+  const std::string_view key = e->key();
+  if (root_ == nullptr) {
+    leaf* l = new_leaf();
+    l->head.count = 1;
+    l->entries[0] = e;
+    rehead(*l, key, std::min(max_prefix, key.size()));
+    root_ = first_ = l;
+    height_ = 1;
+    return;
+  }
+  std::array<step, max_height> path;
+  std::size_t depth = 0;
+  void* node = root_;
+  for (std::size_t level = height_; level > 1; --level) {
+    auto* n = static_cast<inner*>(node);
+    prefetch_lines(n, sizeof(node_head) + sizeof(n->padding) + sizeof(n->heads));
+    std::size_t i = find(*n, key);
+    if (i == n->head.count) {
+      // After every key (this can only start at the root): the key joins the last subtree as its largest.
+      i = n->head.count - 1;
+      set_high(*n, i, e);
+    }
+    path[depth++] = {n, i};
+    node = n->children[i];
+  }
+  auto* l = static_cast<leaf*>(node);
+  prefetch_lines(l, offsetof(leaf, entries));
+  std::size_t s = find(*l, key);
+  if (l->head.count < leaf_capacity) {
+    insert_slot(*l, s, e);
+    return;
+  }
+  // Full: the upper half moves to a new leaf after this one.
+  leaf* r = new_leaf();
+  constexpr std::size_t half = leaf_capacity / 2;
+  r->head.count = static_cast<std::uint16_t>(leaf_capacity - half);
+  std::memcpy(r->heads, &l->heads[half], (leaf_capacity - half) * sizeof(l->heads[0]));
+  std::memcpy(r->entries, &l->entries[half], (leaf_capacity - half) * sizeof(l->entries[0]));
+  r->head.offset = l->head.offset;
+  std::memcpy(r->head.prefix, l->head.prefix, l->head.offset);
+  l->head.count = half;
+  r->next = l->next;
+  r->prev = l;
+  if (l->next != nullptr) l->next->prev = r;
+  l->next = r;
+  if (s > half) {
+    insert_slot(*r, s - half, e);
+  } else {
+    insert_slot(*l, s, e);
+  }
+  tighten(*l);
+  tighten(*r);
+  add_sibling(path.data(), depth, l, l->entries[l->head.count - 1], r, r->entries[r->head.count - 1]);
+}
+
+void ordered_index::add_sibling(step* path, std::size_t depth, void* left, const key_entry* left_high, void* right,
+                                const key_entry* right_high) {
+  if (depth == 0) {
+    // `left` was the root: a new root above the two.
+    inner* root = new_inner();
+    root->head.count = 2;
+    root->children[0] = left;
+    root->children[1] = right;
+    root->highs[0] = left_high;
+    root->highs[1] = right_high;
+    const std::string_view first = left_high->key();
+    rehead(*root, first, std::min(max_prefix, common_prefix(first, right_high->key())));
+    root_ = root;
+    ++height_;
+    return;
+  }
+  inner* p = path[depth - 1].node;
+  std::size_t i = path[depth - 1].slot;
+  if (p->head.count < inner_capacity) {
+    set_high(*p, i, left_high);
+    insert_slot(*p, i + 1, right, right_high);
+    return;
+  }
+  inner* q = new_inner();
+  constexpr std::size_t half = inner_capacity / 2;
+  q->head.count = static_cast<std::uint16_t>(inner_capacity - half);
+  std::memcpy(q->heads, &p->heads[half], (inner_capacity - half) * sizeof(p->heads[0]));
+  std::memcpy(q->children, &p->children[half], (inner_capacity - half) * sizeof(p->children[0]));
+  std::memcpy(q->highs, &p->highs[half], (inner_capacity - half) * sizeof(p->highs[0]));
+  q->head.offset = p->head.offset;
+  std::memcpy(q->head.prefix, p->head.prefix, p->head.offset);
+  p->head.count = half;
+  inner* holder = p;
+  if (i >= half) {
+    holder = q;
+    i -= half;
+  }
+  set_high(*holder, i, left_high);
+  insert_slot(*holder, i + 1, right, right_high);
+  tighten(*p);
+  tighten(*q);
+  add_sibling(path, depth - 1, p, p->highs[p->head.count - 1], q, q->highs[q->head.count - 1]);
+}
+
+// ---- erase ----
+
+void ordered_index::update_high(step* path, std::size_t depth, const key_entry* high) {
+  while (depth > 0) {
+    const auto [n, i] = path[--depth];
+    set_high(*n, i, high);
+    if (i + 1 != n->head.count) return;  // not the largest of this node: the ones above keep theirs
+  }
+}
+
+void ordered_index::erase(const key_entry* e) {
+  const std::string_view key = e->key();
+  std::array<step, max_height> path;
+  std::size_t depth = 0;
+  void* node = root_;
+  for (std::size_t level = height_; level > 1; --level) {
+    auto* n = static_cast<inner*>(node);
+    prefetch_lines(n, sizeof(node_head) + sizeof(n->padding) + sizeof(n->heads));
+    const std::size_t i = find(*n, key);
+    assert(i < n->head.count);
+    path[depth++] = {n, i};
+    node = n->children[i];
+  }
+  auto* l = static_cast<leaf*>(node);
+  const std::size_t s = find(*l, key);
+  assert(s < l->head.count && l->entries[s] == e);
+  const std::size_t after = l->head.count - s - 1;
+  std::memmove(&l->heads[s], &l->heads[s + 1], after * sizeof(l->heads[0]));
+  std::memmove(&l->entries[s], &l->entries[s + 1], after * sizeof(l->entries[0]));
+  --l->head.count;
+  --size_;
+  if (l->head.count == 0) {
+    if (l->prev != nullptr) {
+      l->prev->next = l->next;
+    } else {
+      first_ = l->next;
+    }
+    if (l->next != nullptr) l->next->prev = l->prev;
+    free_node(l);
+    remove_child(path.data(), depth);
+  } else if (s == l->head.count) {
+    update_high(path.data(), depth, l->entries[s - 1]);  // it held the leaf's largest key
+  }
+  // A root with one child hands the root over to it.
+  while (height_ > 1 && static_cast<inner*>(root_)->head.count == 1) {
+    auto* old = static_cast<inner*>(root_);
+    root_ = old->children[0];
+    --height_;
+    free_node(old);
+  }
+}
+
+void ordered_index::remove_child(step* path, std::size_t depth) {
+  if (depth == 0) {
+    root_ = nullptr;
+    height_ = 0;
+    return;
+  }
+  inner* n = path[depth - 1].node;
+  const std::size_t i = path[depth - 1].slot;
+  const std::size_t after = n->head.count - i - 1;
+  std::memmove(&n->heads[i], &n->heads[i + 1], after * sizeof(n->heads[0]));
+  std::memmove(&n->children[i], &n->children[i + 1], after * sizeof(n->children[0]));
+  std::memmove(&n->highs[i], &n->highs[i + 1], after * sizeof(n->highs[0]));
+  --n->head.count;
+  if (n->head.count == 0) {
+    free_node(n);
+    remove_child(path, depth - 1);
+  } else if (i == n->head.count) {
+    update_high(path, depth - 1, n->highs[i - 1]);
+  }
+}
+
+}  // namespace leasekv::mvcc

@@ -1,0 +1,160 @@
+// The keys in sorted order, for ranges: a B+-tree of 1 KiB nodes searched by 8-byte heads.
+//
+// Leaves hold up to 60 entries and are linked in key order; inner nodes hold up to 40 children, each
+// with its high key: the largest key of the child's subtree, as a pointer to that key's entry. A search
+// goes down from the root to the first child whose high key is >= the key, so it needs no separator
+// strings of its own.
+//
+// Every node keeps the bytes that all its keys (a leaf's entries, an inner node's high keys) share, its
+// prefix (up to 44 bytes, inline in the node's first cache line), and beside each key the next 8 bytes of
+// it as a big-endian number, its head, all heads together in one array. A search loads a node's heads at
+// once (8 cache lines at most, fetched in parallel), binary-searches them and reads a key's own bytes
+// only where heads are equal. A key that does not start with the prefix sorts before or after the whole
+// node. So each level of the tree costs about one cache miss and no miss on other keys' entries, and an
+// insert moves at most 60 slots.
+//
+// Worked example: a leaf holding /registry/pods/00001200 .. /registry/pods/00001259 has the prefix
+// "/registry/pods/000012" (offset 21), and the head of /registry/pods/00001234 is the bytes "34" then six
+// zero bytes. Inserting /registry/pods/00001300 at its end shortens the prefix to "/registry/pods/0000"
+// (offset 19) and recomputes its heads; splitting it later lengthens each half's prefix again.
+//
+// Nodes come from an arena of their own. A leaf left empty by an erase is freed, and so is an inner node
+// left without children; nodes are not merged otherwise.
+//
+// Thread safety: none; kv_store's caller holds the store's lock.
+#pragma once
+
+#include "base/memory.hpp"
+#include "mvcc/key_index.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace leasekv::mvcc {
+
+class ordered_index {
+  struct leaf;
+
+ public:
+  // A slot of a leaf. Valid until the index next changes.
+  struct position {
+    const leaf* node = nullptr;  // null: end()
+    std::size_t slot = 0;
+    friend bool operator==(const position&, const position&) = default;
+  };
+
+  explicit ordered_index(bool huge_pages = true) : arena_(huge_pages) {}
+  ordered_index(const ordered_index&) = delete;
+  ordered_index& operator=(const ordered_index&) = delete;
+
+  // The first key >= `key`, or end().
+  position lower_bound(std::string_view key) const;
+  position begin() const { return {first_, 0}; }
+  position end() const { return {}; }
+  key_entry* at(position p) const { return p.node->entries[p.slot]; }
+  void next(position& p) const {
+    if (++p.slot == p.node->head.count) {
+      p.node = p.node->next;
+      p.slot = 0;
+    }
+  }
+
+  // The number of keys in [a, b). REQUIRES: a is not after b. O(leaves between them).
+  std::size_t distance(position a, position b) const;
+
+  // REQUIRES: no entry with e's key is present. Strong guarantee: if it throws (bad_alloc), the index
+  // is as it was.
+  void insert(key_entry* e);
+  // REQUIRES: e is present.
+  void erase(const key_entry* e);
+  std::size_t size() const { return size_; }
+  // The height of the tree: 0 when empty, 1 when the root is a leaf.
+  std::size_t height() const { return height_; }
+
+  // The 8 bytes of `key` from `offset` on, zero-padded, as a number that orders like the bytes.
+  static std::uint64_t head_of(std::string_view key, std::size_t offset);
+
+  static constexpr std::size_t node_bytes = 1024;
+  static constexpr std::size_t max_prefix = 44;
+  static constexpr std::size_t leaf_capacity = 60;
+  static constexpr std::size_t inner_capacity = 40;
+
+ private:
+  struct node_head {
+    std::uint16_t count;
+    std::uint16_t offset;  // the prefix's length
+    char prefix[max_prefix];
+    std::string_view shared() const { return {prefix, offset}; }
+  };
+  struct leaf {
+    node_head head;
+    leaf* next;
+    leaf* prev;
+    std::uint64_t heads[leaf_capacity];  // heads[i]: head_of(entries[i]->key(), head.offset)
+    key_entry* entries[leaf_capacity];
+  };
+  struct inner {
+    node_head head;
+    std::uint64_t padding[2];
+    std::uint64_t heads[inner_capacity];  // heads[i]: head_of(highs[i]->key(), head.offset)
+    void* children[inner_capacity];       // leaves one level above the leaves, inner nodes elsewhere
+    const key_entry* highs[inner_capacity];
+  };
+  static_assert(sizeof(leaf) == node_bytes && sizeof(inner) == node_bytes);
+
+  // One inner node on the way down, and the slot taken there.
+  struct step {
+    inner* node;
+    std::size_t slot;
+  };
+  // Each root split adds a level, and a root with 40 children needs 20 or more keys per child below it.
+  static constexpr std::size_t max_height = 24;
+
+  // The first slot whose key is >= `key`: count if none.
+  static std::size_t find(const leaf& l, std::string_view key);
+  static std::size_t find(const inner& n, std::string_view key);
+  static std::string_view high_key(const inner& n) { return n.highs[n.head.count - 1]->key(); }
+
+  // Leaf slot `s` is now `e`, or inner slot `s` has the high key `high`: its head, after shortening the
+  // node's prefix if the key does not start with it.
+  static void set_entry(leaf& l, std::size_t s, key_entry* e);
+  static void set_high(inner& n, std::size_t s, const key_entry* high);
+  static void insert_slot(leaf& l, std::size_t s, key_entry* e);
+  static void insert_slot(inner& n, std::size_t s, void* child, const key_entry* high);
+  // Sets a node's prefix to the first `offset` bytes of `key` and recomputes its heads.
+  static void rehead(leaf& l, std::string_view key, std::size_t offset);
+  static void rehead(inner& n, std::string_view key, std::size_t offset);
+  // A node's prefix lengthened to what its first and last keys share (after a split).
+  static void tighten(leaf& l);
+  static void tighten(inner& n);
+
+  // The child at path[depth - 1] split into `left` and `right` (a new node after it): records their
+  // high keys and adds `right` to the parent, splitting it (and so on up) when it is full; a split root
+  // gets a new root above it.
+  void add_sibling(step* path, std::size_t depth, void* left, const key_entry* left_high, void* right,
+                   const key_entry* right_high);
+  // The subtree at path[depth - 1] has a new largest key: recorded there and up the path as far as it
+  // is the largest there too.
+  static void update_high(step* path, std::size_t depth, const key_entry* high);
+  // The child at path[depth - 1] was freed: its slot goes, and a node left with no child goes too.
+  void remove_child(step* path, std::size_t depth);
+
+  // Nodes. An insert first makes sure of height + 1 spare nodes, the most its splits can use, so that it
+  // cannot fail half-done.
+  void reserve_spares(std::size_t n);
+  leaf* new_leaf();
+  inner* new_inner();
+  void free_node(void* n) noexcept { arena_.deallocate(n, node_bytes); }
+
+  base::node_arena arena_;
+  std::array<void*, max_height + 1> spares_{};
+  std::size_t spare_count_ = 0;
+  void* root_ = nullptr;
+  leaf* first_ = nullptr;
+  std::size_t height_ = 0;
+  std::size_t size_ = 0;
+};
+
+}  // namespace leasekv::mvcc
