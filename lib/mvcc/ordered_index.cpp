@@ -116,36 +116,56 @@ void ordered_index::rehead(inner& n, std::string_view key, std::size_t offset) {
   }
 }
 
+// Lengthening a prefix reads every key of the node, a miss each. It pays only where heads tie (a search
+// then reads keys) and the first and last heads share a byte (else the prefix cannot grow): where heads
+// are all different, a prefix shorter than it could be costs nothing.
+bool ordered_index::worth_tightening(const node_head& h, const std::uint64_t* heads) {
+  if (h.offset >= max_prefix || (heads[0] ^ heads[h.count - 1]) >> 56 != 0) return false;
+  for (std::size_t i = 1; i < h.count; ++i) {
+    if (heads[i] == heads[i - 1]) return true;
+  }
+  return false;
+}
+
 void ordered_index::tighten(leaf& l) {
+  if (!worth_tightening(l.head, l.heads)) return;
   const std::string_view first = l.entries[0]->key();
   const std::size_t offset = std::min(max_prefix, common_prefix(first, l.entries[l.head.count - 1]->key()));
   if (offset > l.head.offset) rehead(l, first, offset);
 }
 
 void ordered_index::tighten(inner& n) {
+  if (!worth_tightening(n.head, n.heads)) return;
   const std::string_view first = n.highs[0]->key();
   const std::size_t offset = std::min(max_prefix, common_prefix(first, high_key(n)));
   if (offset > n.head.offset) rehead(n, first, offset);
+}
+
+void ordered_index::shorten(node_head& h, std::uint64_t* heads, std::size_t offset) {
+  const std::size_t freed = h.offset - offset;
+  // Each head now starts with the prefix bytes [offset, old offset), which every key shares, followed
+  // by its old head's first bytes: no key needs reading.
+  const std::uint64_t top = head_of(h.shared(), offset);
+  for (std::size_t i = 0; i < h.count; ++i) heads[i] = freed >= 8 ? top : top | (heads[i] >> (8 * freed));
+  h.offset = static_cast<std::uint16_t>(offset);
 }
 
 void ordered_index::set_entry(leaf& l, std::size_t s, key_entry* e) {
   l.entries[s] = e;
   const std::string_view key = e->key();
   if (const std::size_t shared = common_prefix(key, l.head.shared()); shared < l.head.offset) {
-    rehead(l, key, shared);  // the key lies outside the prefix: shorten it
-  } else {
-    l.heads[s] = head_of(key, l.head.offset);
+    shorten(l.head, l.heads, shared);  // the key lies outside the prefix
   }
+  l.heads[s] = head_of(key, l.head.offset);
 }
 
 void ordered_index::set_high(inner& n, std::size_t s, const key_entry* high) {
   n.highs[s] = high;
   const std::string_view key = high->key();
   if (const std::size_t shared = common_prefix(key, n.head.shared()); shared < n.head.offset) {
-    rehead(n, key, shared);
-  } else {
-    n.heads[s] = head_of(key, n.head.offset);
+    shorten(n.head, n.heads, shared);
   }
+  n.heads[s] = head_of(key, n.head.offset);
 }
 
 void ordered_index::insert_slot(leaf& l, std::size_t s, key_entry* e) {

@@ -126,7 +126,11 @@ class ordered_index {
   // Sets a node's prefix to the first `offset` bytes of `key` and recomputes its heads.
   static void rehead(leaf& l, std::string_view key, std::size_t offset);
   static void rehead(inner& n, std::string_view key, std::size_t offset);
-  // A node's prefix lengthened to what its first and last keys share (after a split).
+  // Shortens a node's prefix to `offset` bytes, recomputing its heads from the old ones.
+  static void shorten(node_head& h, std::uint64_t* heads, std::size_t offset);
+  // A node's prefix lengthened to what its first and last keys share (after a split), when that is worth
+  // reading every key of the node (worth_tightening).
+  static bool worth_tightening(const node_head& h, const std::uint64_t* heads);
   static void tighten(leaf& l);
   static void tighten(inner& n);
 
