@@ -129,6 +129,10 @@ class store {
   // the compacted revision) or future_revision. The header carries the current revision.
   result<range_response> range(const key_range& r, range_options o = {});
 
+  // range(), with the keys and values in one buffer the response owns instead of a string each: for
+  // reads of many keys, where two allocations per key would cost more than the read itself.
+  result<range_view_response> range_view(const key_range& r, range_options o = {});
+
   // Deletes the keys of `r` at one revision. Deleting nothing takes no revision.
   result<delete_response> delete_range(const key_range& r, delete_options o = {});
 

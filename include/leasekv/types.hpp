@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -95,6 +96,31 @@ struct range_response {
   bool more = false;          // more kvs matched than `limit` allowed
   std::int64_t count = 0;     // keys in the range at that revision, ignoring limit and the min/max filters
   friend bool operator==(const range_response&, const range_response&) = default;
+};
+
+// A key_value as views into the range_view_response that holds it.
+struct key_value_view {
+  std::string_view key;
+  std::int64_t create_revision = 0;
+  std::int64_t mod_revision = 0;
+  std::int64_t version = 0;
+  std::string_view value;
+  lease_id lease = no_lease;
+
+  key_value to_key_value() const {
+    return {std::string(key), create_revision, mod_revision, version, std::string(value), lease};
+  }
+};
+
+// What store::range_view returns: range_response's contents, with every key and value copied into one
+// buffer the response owns. Reading N keys allocates two blocks rather than 2N strings. The views stay
+// valid as long as the response (moving it keeps them valid); it cannot be copied.
+struct range_view_response {
+  response_header header;
+  std::vector<key_value_view> kvs;
+  bool more = false;
+  std::int64_t count = 0;
+  std::unique_ptr<char[]> bytes;  // what the views point into
 };
 
 struct put_options {

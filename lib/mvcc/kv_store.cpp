@@ -4,13 +4,13 @@
 
 namespace leasekv::mvcc {
 
-key_value to_key_value(const key_entry& e, const key_version& v) {
+key_value to_key_value(const key_entry& e, const key_version& v, bool key_only) {
   key_value kv;
   kv.key.assign(e.key());
   kv.create_revision = v.create_revision;
   kv.mod_revision = v.mod_main;
   kv.version = v.version;
-  kv.value.assign(v.value());
+  if (!key_only) kv.value.assign(v.value());
   kv.lease = v.lease;
   return kv;
 }
@@ -48,37 +48,37 @@ bool needs_full_fetch(const range_options& o) {
          o.max_mod_revision != 0 || o.min_create_revision != 0 || o.max_create_revision != 0;
 }
 
-bool outside_filters(const range_options& o, const key_value& kv) {
-  return (o.max_mod_revision != 0 && kv.mod_revision > o.max_mod_revision) ||
-         (o.min_mod_revision != 0 && kv.mod_revision < o.min_mod_revision) ||
-         (o.max_create_revision != 0 && kv.create_revision > o.max_create_revision) ||
-         (o.min_create_revision != 0 && kv.create_revision < o.min_create_revision);
+bool outside_filters(const range_options& o, const key_version& v) {
+  return (o.max_mod_revision != 0 && v.mod_main > o.max_mod_revision) ||
+         (o.min_mod_revision != 0 && v.mod_main < o.min_mod_revision) ||
+         (o.max_create_revision != 0 && v.create_revision > o.max_create_revision) ||
+         (o.min_create_revision != 0 && v.create_revision < o.min_create_revision);
 }
 
 // Orders by the target; ties keep key order (the sort is stable and the input is in key order).
-void sort_kvs(std::vector<key_value>& kvs, sort_target target, bool descending) {
-  auto field_less = [target](const key_value& a, const key_value& b) {
+void sort_hits(std::vector<range_hit>& hits, sort_target target, bool descending) {
+  auto field_less = [target](const range_hit& a, const range_hit& b) {
     switch (target) {
-      case sort_target::key: return a.key < b.key;
-      case sort_target::version: return a.version < b.version;
-      case sort_target::create: return a.create_revision < b.create_revision;
-      case sort_target::mod: return a.mod_revision < b.mod_revision;
-      case sort_target::value: return a.value < b.value;
+      case sort_target::key: return a.entry->key() < b.entry->key();
+      case sort_target::version: return a.version->version < b.version->version;
+      case sort_target::create: return a.version->create_revision < b.version->create_revision;
+      case sort_target::mod: return a.version->mod_main < b.version->mod_main;
+      case sort_target::value: return a.version->value() < b.version->value();
     }
     return false;
   };
   if (descending) {
-    std::stable_sort(kvs.begin(), kvs.end(), [&](const key_value& a, const key_value& b) { return field_less(b, a); });
+    std::stable_sort(hits.begin(), hits.end(), [&](const range_hit& a, const range_hit& b) { return field_less(b, a); });
   } else {
-    std::stable_sort(kvs.begin(), kvs.end(), field_less);
+    std::stable_sort(hits.begin(), hits.end(), field_less);
   }
 }
 
 }  // namespace
 
-result<range_result> kv_store::range(const key_range& r, const range_options& o) const {
+result<range_selection> kv_store::select(const key_range& r, const range_options& o) const {
   BOOST_OUTCOME_TRY(rev, read_revision(o.revision));
-  range_result out;
+  range_selection out;
   out.revision = current_;
   const bool full = needs_full_fetch(o);
   // Without sorting or filters, the first limit+1 keys decide `more`; the rest are only counted.
@@ -86,7 +86,7 @@ result<range_result> kv_store::range(const key_range& r, const range_options& o)
   auto add = [&](const key_entry& e) {
     if (const key_version* v = e.live_at(rev)) {
       ++out.count;
-      if (!o.count_only && out.kvs.size() < keep) out.kvs.push_back(to_key_value(e, *v));
+      if (!o.count_only && out.hits.size() < keep) out.hits.push_back({&e, v});
     }
     return true;
   };
@@ -95,25 +95,33 @@ result<range_result> kv_store::range(const key_range& r, const range_options& o)
   } else {
     const auto [first, stop] = span(r);
     // Every key in the span may be alive: room for them all (up to `keep`), so the vector never moves.
-    if (!o.count_only) out.kvs.reserve(std::min(ordered_.distance(first, stop), keep));
+    if (!o.count_only) out.hits.reserve(std::min(ordered_.distance(first, stop), keep));
     walk(first, stop, add);
   }
   if (o.count_only) return out;
   if (full) {
-    std::erase_if(out.kvs, [&](const key_value& kv) { return outside_filters(o, kv); });
+    std::erase_if(out.hits, [&](const range_hit& h) { return outside_filters(o, *h.version); });
     sort_order order = o.order;
     if (order == sort_order::none && o.target != sort_target::key) order = sort_order::ascend;
     if (order == sort_order::descend || (order == sort_order::ascend && o.target != sort_target::key)) {
-      sort_kvs(out.kvs, o.target, order == sort_order::descend);
+      sort_hits(out.hits, o.target, order == sort_order::descend);
     }
   }
-  if (o.limit > 0 && out.kvs.size() > static_cast<std::size_t>(o.limit)) {
-    out.kvs.resize(static_cast<std::size_t>(o.limit));
+  if (o.limit > 0 && out.hits.size() > static_cast<std::size_t>(o.limit)) {
+    out.hits.resize(static_cast<std::size_t>(o.limit));
     out.more = true;
   }
-  if (o.keys_only) {
-    for (auto& kv : out.kvs) kv.value.clear();
-  }
+  return out;
+}
+
+result<range_result> kv_store::range(const key_range& r, const range_options& o) const {
+  BOOST_OUTCOME_TRY(sel, select(r, o));
+  range_result out;
+  out.revision = sel.revision;
+  out.count = sel.count;
+  out.more = sel.more;
+  out.kvs.reserve(sel.hits.size());
+  for_each_hit(sel.hits, [&](const key_entry& e, const key_version& v) { out.kvs.push_back(to_key_value(e, v, o.keys_only)); });
   return out;
 }
 

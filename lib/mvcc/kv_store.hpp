@@ -36,7 +36,35 @@ struct range_result {
   std::int64_t revision = 0;  // the view's revision
 };
 
-key_value to_key_value(const key_entry& e, const key_version& v);
+// One key of a range read: its entry and the version read. Valid until the next write or compaction.
+struct range_hit {
+  const key_entry* entry;
+  const key_version* version;
+};
+
+// What a range read selected, filtered, sorted and limited, before anything is copied.
+struct range_selection {
+  std::vector<range_hit> hits;
+  bool more = false;
+  std::int64_t count = 0;
+  std::int64_t revision = 0;  // the view's revision
+};
+
+// The version as etcd's KeyValue; with key_only, without its value.
+key_value to_key_value(const key_entry& e, const key_version& v, bool key_only = false);
+
+// Calls f(entry, version) for each hit in order, loading the entries and versions of later hits ahead.
+template <class F>
+void for_each_hit(const std::vector<range_hit>& hits, F&& f) {
+  constexpr std::size_t ahead = 8;
+  for (std::size_t i = 0; i < hits.size(); ++i) {
+    if (i + ahead < hits.size()) {
+      __builtin_prefetch(hits[i + ahead].entry);
+      __builtin_prefetch(hits[i + ahead].version);
+    }
+    f(*hits[i].entry, *hits[i].version);
+  }
+}
 
 class kv_store {
  public:
@@ -56,6 +84,9 @@ class kv_store {
 
   // etcd's Range with all its options.
   result<range_result> range(const key_range& r, const range_options& o) const;
+  // The same read without copying: which versions it returns, in order. For a caller that copies them
+  // its own way (store::range_view) before the store changes.
+  result<range_selection> select(const key_range& r, const range_options& o) const;
 
   // The live version of `key` now, or null.
   const key_version* live(std::string_view key) const;

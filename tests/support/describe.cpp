@@ -33,6 +33,12 @@ std::string describe(const range_response& r) {
   return out + "]";
 }
 
+std::string describe(const range_view_response& r) {
+  range_response owned{r.header, {}, r.more, r.count};
+  for (const auto& kv : r.kvs) owned.kvs.push_back(kv.to_key_value());
+  return describe(owned);
+}
+
 std::string describe(const put_response& r) {
   return fmt::format("put[{} prev={}]", header(r.header), r.prev_kv ? describe(*r.prev_kv) : "none");
 }

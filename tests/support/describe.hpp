@@ -9,6 +9,7 @@ namespace leasekv::testing {
 
 std::string describe(const key_value& kv);
 std::string describe(const range_response& r);
+std::string describe(const range_view_response& r);
 std::string describe(const put_response& r);
 std::string describe(const delete_response& r);
 std::string describe(const txn_response& r);

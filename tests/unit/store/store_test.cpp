@@ -3,6 +3,8 @@
 
 #include "support/describe.hpp"
 
+#include <fmt/core.h>
+
 #include <string>
 #include <vector>
 
@@ -197,4 +199,44 @@ TEST_CASE("store: with huge_pages off, a store large enough for 2 MiB regions be
   s->revoke(leases.front()).value();
   CHECK(s->get("k/0").value().kvs.empty());
   CHECK(s->statistics().leases == 49999);
+}
+
+TEST_CASE("store: range_view copies a read into one buffer that outlives later writes and moves with the response", "[store]") {
+  auto s = store::open().value();
+  for (int i = 0; i < 50; ++i) s->put(fmt::format("/pods/{:03d}", i), std::string(static_cast<std::size_t>(i), 'v')).value();
+  s->put("/other", "x").value();
+  auto view = s->range_view(prefix("/pods/"), {.limit = 20}).value();
+  const auto owned = s->range(prefix("/pods/"), {.limit = 20}).value();
+  // Every key and value lies in the response's one buffer.
+  const std::size_t bytes = [&] {
+    std::size_t n = 0;
+    for (const auto& kv : owned.kvs) n += kv.key.size() + kv.value.size();
+    return n;
+  }();
+  for (const auto& kv : view.kvs) {
+    CHECK(kv.key.data() >= view.bytes.get());
+    CHECK(kv.value.data() + kv.value.size() <= view.bytes.get() + bytes);
+  }
+  // The store moves on: the values change, the history is compacted away, the keys are deleted.
+  for (int i = 0; i < 50; ++i) s->put(fmt::format("/pods/{:03d}", i), "changed").value();
+  s->compact(s->revision()).value();
+  s->delete_range(prefix("/pods/")).value();
+  // The response moves to another owner: the views still read what was read.
+  const range_view_response moved = std::move(view);
+  CHECK(moved.count == 50);
+  CHECK(moved.more);
+  REQUIRE(moved.kvs.size() == owned.kvs.size());
+  for (std::size_t i = 0; i < owned.kvs.size(); ++i) CHECK(moved.kvs[i].to_key_value() == owned.kvs[i]);
+
+  // keys_only leaves the values out of the buffer; count_only returns no kvs.
+  s->put("/k", "value").value();
+  auto keys = s->range_view("/k", {.keys_only = true}).value();
+  REQUIRE(keys.kvs.size() == 1);
+  CHECK(keys.kvs[0].key == "/k");
+  CHECK(keys.kvs[0].value.empty());
+  CHECK(s->range_view(all_keys(), {.count_only = true}).value().kvs.empty());
+  CHECK(s->range_view(all_keys(), {.count_only = true}).value().count == 2);
+  // Errors are range's.
+  CHECK(s->range_view("/k", {.revision = 1}).error() == errc::compacted);
+  CHECK(s->range_view("").error() == errc::key_not_provided);
 }
