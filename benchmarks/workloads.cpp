@@ -2,7 +2,7 @@
 //
 //   leasekv_workloads [--keys N] [--ranges N] [--leases N] [--storm-leases N] [--storm-keys N] [--seed S]
 //                     [--watch-events N] [--durable-puts N] [--durable-keys N] [--dir D]
-//                     [--opens N] [--only kv|lease|watch|durable|compare]
+//                     [--opens N] [--huge-pages 0|1] [--only kv|lease|watch|durable|compare]
 //
 // --only compare runs the workloads benchmarks/etcd/compare.sh pairs with etcd's: kv, lease, storm, open_empty.
 //
@@ -61,6 +61,14 @@ std::size_t resident_bytes() {
   return ok ? static_cast<std::size_t>(resident) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) : 0;
 }
 
+// --huge-pages 0 opens the in-memory stores with options::huge_pages off.
+bool huge_pages = true;
+leasekv::options memory_options() {
+  leasekv::options o;
+  o.huge_pages = huge_pages;
+  return o;
+}
+
 std::string pod_key(std::size_t i) { return fmt::format("/registry/pods/{:08d}", i); }
 
 // Makes the key /registry/pods/%08d of i in a buffer of its own, for the kv workloads. A table of a
@@ -104,7 +112,7 @@ double micros(bench_clock::duration d) { return std::chrono::duration<double, st
 
 int lease_workloads(std::size_t n, std::mt19937_64& rng) {
   using namespace std::chrono_literals;
-  auto store = leasekv::store::open({}).value();
+  auto store = leasekv::store::open(memory_options()).value();
   std::vector<leasekv::lease_id> ids;
   ids.reserve(n);
   auto t0 = bench_clock::now();
@@ -125,7 +133,7 @@ int lease_workloads(std::size_t n, std::mt19937_64& rng) {
 
 int storm(std::size_t leases, std::size_t keys_per_lease) {
   using namespace std::chrono_literals;
-  auto store = leasekv::store::open({}).value();
+  auto store = leasekv::store::open(memory_options()).value();
   const auto clk = leasekv::clock::system();
   // Every lease is due at the same instant: each TTL is measured from the moment it is granted.
   const auto due = clk->now() + 2s + std::chrono::milliseconds(leases / 10);
@@ -180,7 +188,7 @@ int open_empty(std::size_t n) {
   bench_clock::duration total{};
   for (std::size_t i = 0; i < n; ++i) {
     const auto t0 = bench_clock::now();
-    auto store = leasekv::store::open({}).value();
+    auto store = leasekv::store::open(memory_options()).value();
     total += bench_clock::now() - t0;
     if (store->revision() != 1) return EXIT_FAILURE;
   }
@@ -238,7 +246,7 @@ int durable_workloads(const std::string& base, std::size_t puts, std::size_t key
 
 int watch_workloads(std::size_t scale) {
   for (const std::size_t watchers : {std::size_t{1}, std::size_t{100}, std::size_t{1000}}) {
-    auto store = leasekv::store::open({}).value();
+    auto store = leasekv::store::open(memory_options()).value();
     boost::asio::io_context ioc;
     auto work = boost::asio::make_work_guard(ioc);
     std::atomic<std::size_t> delivered{0};
@@ -267,7 +275,7 @@ int watch_workloads(std::size_t scale) {
   }
 
   auto put_latency = [&](const char* name, int idle_kind) {
-    auto store = leasekv::store::open({}).value();
+    auto store = leasekv::store::open(memory_options()).value();
     boost::asio::io_context ioc;
     std::vector<std::unique_ptr<leasekv::watcher>> ws;
     for (int w = 0; idle_kind != 0 && w < 1000; ++w) {
@@ -291,6 +299,7 @@ int watch_workloads(std::size_t scale) {
 
 int main(int argc, char** argv) {
   const std::string_view only = arg_text(argc, argv, "--only");
+  huge_pages = arg(argc, argv, "--huge-pages", 1) != 0;
   std::mt19937_64 lease_rng(arg(argc, argv, "--seed", 42));
   const std::size_t watch_scale = arg(argc, argv, "--watch-events", 2000000);
   if (only == "watch") return watch_workloads(watch_scale);
@@ -313,7 +322,7 @@ int main(int argc, char** argv) {
   std::iota(order.begin(), order.end(), std::size_t{0});
 
   const std::size_t resident_before = resident_bytes();
-  auto store = leasekv::store::open({}).value();
+  auto store = leasekv::store::open(memory_options()).value();
 
   std::shuffle(order.begin(), order.end(), rng);
   auto t0 = bench_clock::now();
