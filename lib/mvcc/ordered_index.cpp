@@ -193,6 +193,7 @@ void ordered_index::reserve_spares(std::size_t n) {
 
 ordered_index::leaf* ordered_index::new_leaf() {
   assert(spare_count_ > 0);
+  ++nodes_;
   auto* l = new (spares_[--spare_count_]) leaf;
   l->head.count = 0;
   l->head.offset = 0;
@@ -203,6 +204,7 @@ ordered_index::leaf* ordered_index::new_leaf() {
 
 ordered_index::inner* ordered_index::new_inner() {
   assert(spare_count_ > 0);
+  ++nodes_;
   auto* n = new (spares_[--spare_count_]) inner;
   n->head.count = 0;
   n->head.offset = 0;
@@ -353,8 +355,9 @@ void ordered_index::erase(const key_entry* e) {
     if (l->next != nullptr) l->next->prev = l->prev;
     free_node(l);
     remove_child(path.data(), depth);
-  } else if (s == l->head.count) {
-    update_high(path.data(), depth, l->entries[s - 1]);  // it held the leaf's largest key
+  } else {
+    if (s == l->head.count) update_high(path.data(), depth, l->entries[s - 1]);  // it held the leaf's largest key
+    if (l->head.count < leaf_capacity / 4 && depth > 0) merge_leaf(path.data(), depth);
   }
   // A root with one child hands the root over to it.
   while (height_ > 1 && static_cast<inner*>(root_)->head.count == 1) {
@@ -363,6 +366,33 @@ void ordered_index::erase(const key_entry* e) {
     --height_;
     free_node(old);
   }
+}
+
+void ordered_index::merge_leaf(step* path, std::size_t depth) {
+  inner* p = path[depth - 1].node;
+  const std::size_t i = path[depth - 1].slot;
+  // The leaf and its right sibling, or its left one if it is the last child.
+  std::size_t j = i;
+  if (i + 1 == p->head.count) {
+    if (i == 0) return;  // an only child
+    j = i - 1;
+  }
+  auto* left = static_cast<leaf*>(p->children[j]);
+  auto* right = static_cast<leaf*>(p->children[j + 1]);
+  // Leave room for inserts, so that a leaf at the threshold is not merged and split again and again.
+  if (left->head.count + right->head.count > leaf_capacity * 3 / 4) return;
+  const std::size_t shared = common_prefix(left->head.shared(), right->head.shared());
+  if (shared < left->head.offset) shorten(left->head, left->heads, shared);
+  if (shared < right->head.offset) shorten(right->head, right->heads, shared);
+  std::memcpy(&left->heads[left->head.count], right->heads, right->head.count * sizeof(right->heads[0]));
+  std::memcpy(&left->entries[left->head.count], right->entries, right->head.count * sizeof(right->entries[0]));
+  left->head.count = static_cast<std::uint16_t>(left->head.count + right->head.count);
+  left->next = right->next;
+  if (right->next != nullptr) right->next->prev = left;
+  free_node(right);
+  set_high(*p, j, p->highs[j + 1]);  // the left leaf now ends where the right one did
+  path[depth - 1].slot = j + 1;
+  remove_child(path, depth);
 }
 
 void ordered_index::remove_child(step* path, std::size_t depth) {

@@ -18,8 +18,9 @@
 // zero bytes. Inserting /registry/pods/00001300 at its end shortens the prefix to "/registry/pods/0000"
 // (offset 19) and recomputes its heads; splitting it later lengthens each half's prefix again.
 //
-// Nodes come from an arena of their own. A leaf left empty by an erase is freed, and so is an inner node
-// left without children; nodes are not merged otherwise.
+// Nodes come from an arena of their own. A leaf under a quarter full after an erase merges with a sibling
+// when the two fit in three quarters of a leaf; an emptied leaf, and an inner node left without children,
+// is freed. Inner nodes are not merged: there are ~30 times fewer of them.
 //
 // Thread safety: none; kv_store's caller holds the store's lock.
 #pragma once
@@ -72,6 +73,8 @@ class ordered_index {
   std::size_t size() const { return size_; }
   // The height of the tree: 0 when empty, 1 when the root is a leaf.
   std::size_t height() const { return height_; }
+  // The nodes it holds (leaves and inner nodes), node_bytes each.
+  std::size_t nodes() const { return nodes_; }
 
   // The 8 bytes of `key` from `offset` on, zero-padded, as a number that orders like the bytes.
   static std::uint64_t head_of(std::string_view key, std::size_t offset);
@@ -144,13 +147,19 @@ class ordered_index {
   static void update_high(step* path, std::size_t depth, const key_entry* high);
   // The child at path[depth - 1] was freed: its slot goes, and a node left with no child goes too.
   void remove_child(step* path, std::size_t depth);
+  // The leaf at path[depth - 1], under a quarter full, takes in a sibling (or is taken in by it) when the
+  // two fill at most three quarters of a leaf.
+  void merge_leaf(step* path, std::size_t depth);
 
   // Nodes. An insert first makes sure of height + 1 spare nodes, the most its splits can use, so that it
   // cannot fail half-done.
   void reserve_spares(std::size_t n);
   leaf* new_leaf();
   inner* new_inner();
-  void free_node(void* n) noexcept { arena_.deallocate(n, node_bytes); }
+  void free_node(void* n) noexcept {
+    --nodes_;
+    arena_.deallocate(n, node_bytes);
+  }
 
   base::node_arena arena_;
   std::array<void*, max_height + 1> spares_{};
@@ -159,6 +168,7 @@ class ordered_index {
   leaf* first_ = nullptr;
   std::size_t height_ = 0;
   std::size_t size_ = 0;
+  std::size_t nodes_ = 0;
 };
 
 }  // namespace leasekv::mvcc

@@ -259,3 +259,35 @@ TEST_CASE("ordered index: a tree grows to four levels, splits, loses its largest
   }
   check(100);
 }
+
+TEST_CASE("ordered index: leaves emptied to a few keys merge, so the index shrinks with its keys", "[mvcc]") {
+  entries es;
+  ordered_index idx;
+  std::set<std::string> model;
+  std::mt19937 rng(41);
+  std::vector<key_entry*> all;
+  for (int i = 0; i < 60000; ++i) {
+    const std::string k = fmt::format("/registry/pods/{:08d}", rng() % 100000000);
+    if (model.insert(k).second) idx.insert(all.emplace_back(es.make(k)));
+  }
+  const std::size_t full = idx.nodes();
+  // Nine keys in ten go, at random: without merging, nearly every leaf would stay, with ~4 keys each.
+  std::shuffle(all.begin(), all.end(), rng);
+  const std::size_t keep = all.size() / 10;
+  for (std::size_t i = keep; i < all.size(); ++i) {
+    model.erase(std::string(all[i]->key()));
+    idx.erase(all[i]);
+    es.retire(all[i]);
+  }
+  REQUIRE(idx.size() == model.size());
+  auto m = model.begin();
+  for (auto p = idx.begin(); p != idx.end(); idx.next(p), ++m) {
+    REQUIRE(m != model.end());
+    REQUIRE(idx.at(p)->key() == *m);
+  }
+  REQUIRE(m == model.end());
+  for (int i = 0; i < 2000; ++i) same_lower_bound(idx, model, fmt::format("/registry/pods/{:08d}", rng() % 100000000));
+  INFO("nodes: " << full << " full, " << idx.nodes() << " after");
+  CHECK(idx.nodes() * 4 < full);  // under a quarter of the nodes left for a tenth of the keys
+  CHECK(idx.nodes() * ordered_index::leaf_capacity / 4 < idx.size() * 2);
+}
