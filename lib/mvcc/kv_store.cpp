@@ -120,9 +120,15 @@ result<range_result> kv_store::range(const key_range& r, const range_options& o)
   out.revision = sel.revision;
   out.count = sel.count;
   out.more = sel.more;
-  out.kvs.reserve(sel.hits.size());
-  for_each_hit(sel.hits, [&](const key_entry& e, const key_version& v) { out.kvs.push_back(to_key_value(e, v, o.keys_only)); });
+  out.kvs = to_key_values(sel.hits, o.keys_only);
   return out;
+}
+
+std::vector<key_value> to_key_values(const std::vector<range_hit>& hits, bool key_only) {
+  std::vector<key_value> kvs;
+  kvs.reserve(hits.size());
+  for_each_hit(hits, [&](const key_entry& e, const key_version& v) { kvs.push_back(to_key_value(e, v, key_only)); });
+  return kvs;
 }
 
 void kv_store::begin_write() {

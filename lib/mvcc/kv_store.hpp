@@ -53,6 +53,9 @@ struct range_selection {
 // The version as etcd's KeyValue; with key_only, without its value.
 key_value to_key_value(const key_entry& e, const key_version& v, bool key_only = false);
 
+// The hits as etcd's KeyValues (with key_only, without values).
+std::vector<key_value> to_key_values(const std::vector<range_hit>& hits, bool key_only);
+
 // Calls f(entry, version) for each hit in order, loading the entries and versions of later hits ahead.
 template <class F>
 void for_each_hit(const std::vector<range_hit>& hits, F&& f) {

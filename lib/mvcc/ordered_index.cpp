@@ -61,12 +61,9 @@ std::uint64_t ordered_index::head_of(std::string_view key, std::size_t offset) {
 
 // ---- searching ----
 
-std::size_t ordered_index::find(const leaf& l, std::string_view key) {
-  return find_slot(l.head.shared(), l.heads, l.head.count, key, [&](std::size_t i) { return l.entries[i]->key(); });
-}
-
-std::size_t ordered_index::find(const inner& n, std::string_view key) {
-  return find_slot(n.head.shared(), n.heads, n.head.count, key, [&](std::size_t i) { return n.highs[i]->key(); });
+template <class Node>
+std::size_t ordered_index::find(const Node& n, std::string_view key) {
+  return find_slot(n.head.shared(), n.heads, n.head.count, key, [&](std::size_t i) { return key_at(n, i); });
 }
 
 ordered_index::position ordered_index::lower_bound(std::string_view key) const {
@@ -95,24 +92,15 @@ std::size_t ordered_index::distance(position a, position b) const {
 
 // ---- node upkeep ----
 
-void ordered_index::rehead(leaf& l, std::string_view key, std::size_t offset) {
-  l.head.offset = static_cast<std::uint16_t>(offset);
-  std::memcpy(l.head.prefix, key.data(), offset);
-  // The entries lie anywhere in memory: keep several loads in flight.
-  const std::size_t n = l.head.count;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (i + 8 < n) __builtin_prefetch(l.entries[i + 8]);
-    l.heads[i] = head_of(l.entries[i]->key(), offset);
-  }
-}
-
-void ordered_index::rehead(inner& n, std::string_view key, std::size_t offset) {
+template <class Node>
+void ordered_index::rehead(Node& n, std::string_view key, std::size_t offset) {
   n.head.offset = static_cast<std::uint16_t>(offset);
   std::memcpy(n.head.prefix, key.data(), offset);
+  // The keys lie anywhere in memory: keep several loads in flight.
   const std::size_t count = n.head.count;
   for (std::size_t i = 0; i < count; ++i) {
-    if (i + 8 < count) __builtin_prefetch(n.highs[i + 8]);
-    n.heads[i] = head_of(n.highs[i]->key(), offset);
+    if (i + 8 < count) __builtin_prefetch(entry_at(n, i + 8));
+    n.heads[i] = head_of(key_at(n, i), offset);
   }
 }
 
@@ -127,17 +115,11 @@ bool ordered_index::worth_tightening(const node_head& h, const std::uint64_t* he
   return false;
 }
 
-void ordered_index::tighten(leaf& l) {
-  if (!worth_tightening(l.head, l.heads)) return;
-  const std::string_view first = l.entries[0]->key();
-  const std::size_t offset = std::min(max_prefix, common_prefix(first, l.entries[l.head.count - 1]->key()));
-  if (offset > l.head.offset) rehead(l, first, offset);
-}
-
-void ordered_index::tighten(inner& n) {
+template <class Node>
+void ordered_index::tighten(Node& n) {
   if (!worth_tightening(n.head, n.heads)) return;
-  const std::string_view first = n.highs[0]->key();
-  const std::size_t offset = std::min(max_prefix, common_prefix(first, high_key(n)));
+  const std::string_view first = key_at(n, 0);
+  const std::size_t offset = std::min(max_prefix, common_prefix(first, key_at(n, n.head.count - 1)));
   if (offset > n.head.offset) rehead(n, first, offset);
 }
 
@@ -150,22 +132,18 @@ void ordered_index::shorten(node_head& h, std::uint64_t* heads, std::size_t offs
   h.offset = static_cast<std::uint16_t>(offset);
 }
 
-void ordered_index::set_entry(leaf& l, std::size_t s, key_entry* e) {
-  l.entries[s] = e;
-  const std::string_view key = e->key();
-  if (const std::size_t shared = common_prefix(key, l.head.shared()); shared < l.head.offset) {
-    shorten(l.head, l.heads, shared);  // the key lies outside the prefix
+template <class Node>
+void ordered_index::set_head(Node& n, std::size_t s) {
+  const std::string_view key = key_at(n, s);
+  if (const std::size_t shared = common_prefix(key, n.head.shared()); shared < n.head.offset) {
+    shorten(n.head, n.heads, shared);  // the key lies outside the prefix
   }
-  l.heads[s] = head_of(key, l.head.offset);
+  n.heads[s] = head_of(key, n.head.offset);
 }
 
 void ordered_index::set_high(inner& n, std::size_t s, const key_entry* high) {
   n.highs[s] = high;
-  const std::string_view key = high->key();
-  if (const std::size_t shared = common_prefix(key, n.head.shared()); shared < n.head.offset) {
-    shorten(n.head, n.heads, shared);
-  }
-  n.heads[s] = head_of(key, n.head.offset);
+  set_head(n, s);
 }
 
 void ordered_index::insert_slot(leaf& l, std::size_t s, key_entry* e) {
@@ -173,7 +151,8 @@ void ordered_index::insert_slot(leaf& l, std::size_t s, key_entry* e) {
   std::memmove(&l.heads[s + 1], &l.heads[s], after * sizeof(l.heads[0]));
   std::memmove(&l.entries[s + 1], &l.entries[s], after * sizeof(l.entries[0]));
   ++l.head.count;
-  set_entry(l, s, e);
+  l.entries[s] = e;
+  set_head(l, s);
 }
 
 void ordered_index::insert_slot(inner& n, std::size_t s, void* child, const key_entry* high) {

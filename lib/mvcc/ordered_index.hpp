@@ -115,27 +115,34 @@ class ordered_index {
   // Each root split adds a level, and a root with 40 children needs 20 or more keys per child below it.
   static constexpr std::size_t max_height = 24;
 
+  // Slot i's key: a leaf's entry, an inner node's high key.
+  static const key_entry* entry_at(const leaf& l, std::size_t i) { return l.entries[i]; }
+  static const key_entry* entry_at(const inner& n, std::size_t i) { return n.highs[i]; }
+  template <class Node>
+  static std::string_view key_at(const Node& n, std::size_t i) {
+    return entry_at(n, i)->key();
+  }
   // The first slot whose key is >= `key`: count if none.
-  static std::size_t find(const leaf& l, std::string_view key);
-  static std::size_t find(const inner& n, std::string_view key);
-  static std::string_view high_key(const inner& n) { return n.highs[n.head.count - 1]->key(); }
+  template <class Node>
+  static std::size_t find(const Node& n, std::string_view key);
 
-  // Leaf slot `s` is now `e`, or inner slot `s` has the high key `high`: its head, after shortening the
-  // node's prefix if the key does not start with it.
-  static void set_entry(leaf& l, std::size_t s, key_entry* e);
+  // Slot `s` has a new key: its head, after shortening the node's prefix if the key does not start
+  // with it.
+  template <class Node>
+  static void set_head(Node& n, std::size_t s);
   static void set_high(inner& n, std::size_t s, const key_entry* high);
   static void insert_slot(leaf& l, std::size_t s, key_entry* e);
   static void insert_slot(inner& n, std::size_t s, void* child, const key_entry* high);
   // Sets a node's prefix to the first `offset` bytes of `key` and recomputes its heads.
-  static void rehead(leaf& l, std::string_view key, std::size_t offset);
-  static void rehead(inner& n, std::string_view key, std::size_t offset);
+  template <class Node>
+  static void rehead(Node& n, std::string_view key, std::size_t offset);
   // Shortens a node's prefix to `offset` bytes, recomputing its heads from the old ones.
   static void shorten(node_head& h, std::uint64_t* heads, std::size_t offset);
   // A node's prefix lengthened to what its first and last keys share (after a split), when that is worth
   // reading every key of the node (worth_tightening).
   static bool worth_tightening(const node_head& h, const std::uint64_t* heads);
-  static void tighten(leaf& l);
-  static void tighten(inner& n);
+  template <class Node>
+  static void tighten(Node& n);
 
   // The child at path[depth - 1] split into `left` and `right` (a new node after it): records their
   // high keys and adds `right` to the parent, splitting it (and so on up) when it is full; a split root

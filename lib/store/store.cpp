@@ -232,44 +232,44 @@ result<put_response> store::put(std::string_view key, std::string_view value, pu
 
 result<range_response> store::get(std::string_view key, range_options o) { return range(key_range(key), o); }
 
-result<range_response> store::range(const key_range& r, range_options o) {
-  BOOST_OUTCOME_TRYV(impl_->check_open());
-  BOOST_OUTCOME_TRYV(detail::check_range(r, impl_->lim));
-  read_lock lock(impl_->mu, impl_->waiting);
-  BOOST_OUTCOME_TRY(rr, impl_->kv.range(r, o));
-  range_response out;
-  out.header = impl_->header(rr.revision);
-  out.kvs = std::move(rr.kvs);
-  out.more = rr.more;
-  out.count = rr.count;
+template <class Response, class Fill>
+result<Response> store::impl::read_range(const key_range& r, const range_options& o, Fill fill) const {
+  BOOST_OUTCOME_TRYV(check_open());
+  BOOST_OUTCOME_TRYV(detail::check_range(r, lim));
+  read_lock lock(mu, waiting);
+  BOOST_OUTCOME_TRY(sel, kv.select(r, o));
+  Response out;
+  out.header = header(sel.revision);
+  out.more = sel.more;
+  out.count = sel.count;
+  fill(sel.hits, out);
   return out;
 }
 
-result<range_view_response> store::range_view(const key_range& r, range_options o) {
-  BOOST_OUTCOME_TRYV(impl_->check_open());
-  BOOST_OUTCOME_TRYV(detail::check_range(r, impl_->lim));
-  read_lock lock(impl_->mu, impl_->waiting);
-  BOOST_OUTCOME_TRY(sel, impl_->kv.select(r, o));
-  range_view_response out;
-  out.header = impl_->header(sel.revision);
-  out.more = sel.more;
-  out.count = sel.count;
-  std::size_t bytes = 0;
-  for (const auto& h : sel.hits) bytes += h.entry->key_size + (o.keys_only ? 0 : h.version->value_size);
-  out.bytes = std::make_unique_for_overwrite<char[]>(bytes);
-  out.kvs.reserve(sel.hits.size());
-  char* at = out.bytes.get();
-  auto copy = [&at](std::string_view s) {
-    std::memcpy(at, s.data(), s.size());
-    at += s.size();
-    return std::string_view(at - s.size(), s.size());
-  };
-  mvcc::for_each_hit(sel.hits, [&](const mvcc::key_entry& e, const mvcc::key_version& v) {
-    const std::string_view key = copy(e.key());
-    const std::string_view value = o.keys_only ? std::string_view() : copy(v.value());
-    out.kvs.push_back({key, v.create_revision, v.mod_main, v.version, value, v.lease});
+result<range_response> store::range(const key_range& r, range_options o) {
+  return impl_->read_range<range_response>(r, o, [&](const std::vector<mvcc::range_hit>& hits, range_response& out) {
+    out.kvs = mvcc::to_key_values(hits, o.keys_only);
   });
-  return out;
+}
+
+result<range_view_response> store::range_view(const key_range& r, range_options o) {
+  return impl_->read_range<range_view_response>(r, o, [&](const std::vector<mvcc::range_hit>& hits, range_view_response& out) {
+    std::size_t bytes = 0;
+    for (const auto& h : hits) bytes += h.entry->key_size + (o.keys_only ? 0 : h.version->value_size);
+    out.bytes = std::make_unique_for_overwrite<char[]>(bytes);
+    out.kvs.reserve(hits.size());
+    char* at = out.bytes.get();
+    auto copy = [&at](std::string_view s) {
+      std::memcpy(at, s.data(), s.size());
+      at += s.size();
+      return std::string_view(at - s.size(), s.size());
+    };
+    mvcc::for_each_hit(hits, [&](const mvcc::key_entry& e, const mvcc::key_version& v) {
+      const std::string_view key = copy(e.key());
+      const std::string_view value = o.keys_only ? std::string_view() : copy(v.value());
+      out.kvs.push_back({key, v.create_revision, v.mod_main, v.version, value, v.lease});
+    });
+  });
 }
 
 result<delete_response> store::delete_range(const key_range& r, delete_options o) {

@@ -167,6 +167,11 @@ struct store::impl final : lease::key_deleter {
     return BOOST_OUTCOME_V2_NAMESPACE::success();
   }
 
+  // A range read under the read lock: check, select, then fill(hits, response) copies the selected
+  // versions into the response while they cannot change.
+  template <class Response, class Fill>
+  result<Response> read_range(const key_range& r, const range_options& o, Fill fill) const LEASEKV_EXCLUDES(mu);
+
   // ---- the write path (store.cpp, persistence.cpp) ----
   void after_write() LEASEKV_REQUIRES(mu);
   // kv.end_write(), after_write() and maybe_snapshot(), for a write group commit() accepted.

@@ -47,6 +47,20 @@ void same_lower_bound(const ordered_index& idx, const std::set<std::string>& mod
   }
 }
 
+// A walk of the index meets the model's keys in order, and no others; returns the positions it passed.
+std::vector<ordered_index::position> same_keys(const ordered_index& idx, const std::set<std::string>& model) {
+  REQUIRE(idx.size() == model.size());
+  std::vector<ordered_index::position> positions;
+  auto m = model.begin();
+  for (auto p = idx.begin(); p != idx.end(); idx.next(p), ++m) {
+    REQUIRE(m != model.end());
+    REQUIRE(idx.at(p)->key() == *m);
+    positions.push_back(p);
+  }
+  REQUIRE(m == model.end());
+  return positions;
+}
+
 }  // namespace
 
 TEST_CASE("key index: the chain answers reads at every revision as in etcd's keyIndex example", "[mvcc]") {
@@ -159,12 +173,7 @@ TEST_CASE("ordered index: heads after a shared prefix order keys exactly, whatev
       model.erase(k);
     }
     if (step % 1000 == 0 || step == 29999) {
-      REQUIRE(idx.size() == model.size());
-      auto m = model.begin();
-      for (auto p = idx.begin(); p != idx.end(); idx.next(p), ++m) {
-        REQUIRE(m != model.end());
-        REQUIRE(idx.at(p)->key() == *m);
-      }
+      same_keys(idx, model);
     }
     same_lower_bound(idx, model, random_key());
   }
@@ -194,15 +203,7 @@ TEST_CASE("ordered index: a tree grows to four levels, splits, loses its largest
   std::shuffle(keys.begin(), keys.end(), rng);
 
   auto check = [&](std::size_t probes) {
-    REQUIRE(idx.size() == model.size());
-    std::vector<ordered_index::position> positions;
-    auto m = model.begin();
-    for (auto p = idx.begin(); p != idx.end(); idx.next(p), ++m) {
-      REQUIRE(m != model.end());
-      REQUIRE(idx.at(p)->key() == *m);
-      positions.push_back(p);
-    }
-    REQUIRE(m == model.end());
+    std::vector<ordered_index::position> positions = same_keys(idx, model);
     positions.push_back(idx.end());
     for (std::size_t i = 0; i < probes; ++i) {
       const std::size_t a = rng() % positions.size();
@@ -279,13 +280,7 @@ TEST_CASE("ordered index: leaves emptied to a few keys merge, so the index shrin
     idx.erase(all[i]);
     es.retire(all[i]);
   }
-  REQUIRE(idx.size() == model.size());
-  auto m = model.begin();
-  for (auto p = idx.begin(); p != idx.end(); idx.next(p), ++m) {
-    REQUIRE(m != model.end());
-    REQUIRE(idx.at(p)->key() == *m);
-  }
-  REQUIRE(m == model.end());
+  same_keys(idx, model);
   for (int i = 0; i < 2000; ++i) same_lower_bound(idx, model, fmt::format("/registry/pods/{:08d}", rng() % 100000000));
   INFO("nodes: " << full << " full, " << idx.nodes() << " after");
   CHECK(idx.nodes() * 4 < full);  // under a quarter of the nodes left for a tenth of the keys
