@@ -1,9 +1,17 @@
 #include "base/memory.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <new>
+#include <system_error>
+#include <thread>
+#include <tuple>
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -66,7 +74,87 @@ void free_region(void* p, std::size_t bytes) noexcept {
   }
 }
 
+// Faults in the ranges it is given, in order, on a thread started with the first one. Populating a page
+// the owner is writing at the same moment is safe: the kernel faults each page in once, and a page
+// already in is left alone.
+class prefaulter {
+ public:
+  prefaulter() = default;
+  prefaulter(const prefaulter&) = delete;
+  prefaulter& operator=(const prefaulter&) = delete;
+  ~prefaulter() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Never blocks for the work itself. If no thread can be started, it does nothing: prefaulting only
+  // saves time.
+  void request(void* p, std::size_t bytes) {
+    {
+      std::lock_guard lock(mu_);
+      if (failed_) return;
+      if (!thread_.joinable()) {
+        try {
+          thread_ = std::thread([this] { run(); });
+        } catch (const std::system_error&) {
+          failed_ = true;
+          return;
+        }
+      }
+      pending_.emplace_back(p, bytes);
+    }
+    changed_.notify_all();
+  }
+
+  void wait_idle() {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [&] { return pending_.empty() && !busy_; });
+  }
+
+ private:
+  void run() {
+#ifdef SCHED_IDLE
+    // Only on otherwise idle CPU time: where every core is busy, faulting ahead would take time from
+    // the store's own threads (an expiry storm, say) rather than from nobody's, and the writer is better
+    // off faulting its pages in itself.
+    const sched_param idle{};
+    (void)::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &idle);
+#endif
+    std::unique_lock lock(mu_);
+    for (;;) {
+      changed_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+      if (stop_) return;
+      const auto [p, bytes] = pending_.front();
+      pending_.pop_front();
+      busy_ = true;
+      lock.unlock();
+#ifdef MADV_POPULATE_WRITE
+      (void)::madvise(p, bytes, MADV_POPULATE_WRITE);  // advice only: on an older kernel, EINVAL
+#endif
+      lock.lock();
+      busy_ = false;
+      changed_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<std::pair<void*, std::size_t>> pending_;
+  bool busy_ = false;
+  bool stop_ = false;
+  bool failed_ = false;
+  std::thread thread_;
+};
+
+node_arena::node_arena(bool huge_pages) : huge_pages_(huge_pages) {}
+
 node_arena::~node_arena() {
+  prefaulter_.reset();  // no populate may run on a region unmapped below
+  if (early_.first != nullptr) free_region(early_.first, early_.second);
   for (auto [p, bytes] : regions_) {
     LEASEKV_UNPOISON(p, bytes);
     free_region(p, bytes);
@@ -105,6 +193,7 @@ void* node_arena::carve(std::size_t size) {
   if (static_cast<std::size_t>(end_ - next_) < size) new_region(size);
   char* p = next_;
   next_ += size;
+  if (reinterpret_cast<std::uintptr_t>(next_) >= prefault_mark_) prefault_ahead();
   LEASEKV_UNPOISON(p, size);
   return p;
 }
@@ -116,15 +205,60 @@ void node_arena::new_region(std::size_t at_least) {
     LEASEKV_UNPOISON(next_, rest);
     deallocate(next_, rest);
   }
-  std::size_t bytes = regions_.empty() ? first_region : std::min(last_region, regions_.back().second * 2);
-  bytes = std::max(bytes, at_least);
   regions_.reserve(regions_.size() + 1);  // so nothing can throw once the region is ours
-  void* p = allocate_region(bytes, huge_pages_);
+  std::size_t bytes = std::max(next_region_size(), at_least);
+  void* p = nullptr;
+  if (early_.first != nullptr && early_.second >= bytes) {
+    std::tie(p, bytes) = early_;  // mapped ahead, its first page already faulted in
+  } else {
+    if (early_.first != nullptr) {
+      reserved_ -= early_.second;
+      free_region(early_.first, early_.second);
+    }
+    p = allocate_region(bytes, huge_pages_);
+    reserved_ += bytes;
+  }
+  early_ = {nullptr, 0};
   regions_.emplace_back(p, bytes);
-  reserved_ += bytes;
   next_ = static_cast<char*>(p);
   end_ = next_ + bytes;
+  if (bytes >= huge_page_size) {
+    if (!prefaulter_) prefaulter_ = std::make_unique<prefaulter>();
+    prefault_mark_ = reinterpret_cast<std::uintptr_t>(p) + huge_page_size / 2;
+  } else {
+    prefault_mark_ = UINTPTR_MAX;
+  }
   LEASEKV_POISON(p, bytes);
+}
+
+std::size_t node_arena::next_region_size() const {
+  return regions_.empty() ? first_region : std::min(last_region, regions_.back().second * 2);
+}
+
+void node_arena::prefault_ahead() {
+  // Mapped regions are aligned to huge_page_size: the page being carved starts at a multiple of it.
+  const auto end = reinterpret_cast<std::uintptr_t>(end_);
+  const std::uintptr_t ahead = (reinterpret_cast<std::uintptr_t>(next_) & ~(huge_page_size - 1)) + huge_page_size;
+  if (ahead >= end) {
+    // The region's last page: map the next region now and fault its first page in.
+    prefault_mark_ = UINTPTR_MAX;
+    const std::size_t bytes = next_region_size();
+    if (early_.first != nullptr || bytes < huge_page_size) return;
+    try {
+      early_ = {allocate_region(bytes, huge_pages_), bytes};
+    } catch (const std::bad_alloc&) {
+      return;  // the region is mapped when it is needed, or the allocation that needs it fails then
+    }
+    reserved_ += bytes;
+    prefaulter_->request(early_.first, huge_page_size);
+    return;
+  }
+  prefaulter_->request(reinterpret_cast<void*>(ahead), std::min(huge_page_size, end - ahead));
+  prefault_mark_ = ahead + huge_page_size / 2;
+}
+
+void node_arena::wait_prefaulted() {
+  if (prefaulter_) prefaulter_->wait_idle();
 }
 
 }  // namespace leasekv::base

@@ -24,6 +24,7 @@
 #include <boost/asio/post.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -139,6 +140,10 @@ class LEASEKV_SCOPED_CAPABILITY background_lock {
  private:
   base::shared_mutex& mu_;
 };
+
+// The longest an expiry storm holds the lock at a time (store::impl::process_due): a writer waits at
+// most this long behind it.
+inline constexpr std::chrono::microseconds expiry_hold{250};
 
 struct store::impl final : lease::key_deleter {
   explicit impl(options o);

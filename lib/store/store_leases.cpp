@@ -106,8 +106,8 @@ void store::impl::renew_next(clock::time_point at) {
   schedule_renewal(std::move(s), next);
 }
 
-// Handles everything due by `target` in time order: lease expiries (at most expiry_batch leases per hold
-// of the lock), keep-alive renewals and progress notifications, each at its own scheduled time. At equal
+// Handles everything due by `target` in time order: lease expiries (at most expiry_batch leases and
+// expiry_hold of work per hold of the lock), keep-alive renewals and progress notifications, each at its own scheduled time. At equal
 // times the expiry comes first: a lease is expired once its deadline is reached.
 void store::impl::process_due(clock::time_point target) {
   if (opts.read_only) return;  // the writer expires leases; a reader only reads
@@ -116,7 +116,7 @@ void store::impl::process_due(clock::time_point target) {
     due.clear();
     std::uint64_t lsn = 0;
     {
-      base::lock_guard lock(mu);
+      background_lock lock(mu, waiting);  // announced, like the batches: a writer in a loop must not starve it
       const std::optional<clock::time_point> timed = next_timed();
       const clock::time_point limit = timed && *timed < target ? *timed : target;
       if (!lessor.pop_due(limit, due)) {
@@ -127,14 +127,19 @@ void store::impl::process_due(clock::time_point target) {
       }
     }
     const std::size_t batch = std::max<std::size_t>(1, opts.expiry_batch);
-    for (std::size_t i = 0; i < due.size(); i += batch) {
+    for (std::size_t i = 0; i < due.size();) {
       {
         background_lock lock(mu, waiting);
-        for (std::size_t j = i; j < std::min(due.size(), i + batch); ++j) {
+        // At most `batch` leases, and no more than expiry_hold of work, per hold of the lock: handing
+        // the lock over costs tens of microseconds here, so the batch is as large as writers can wait.
+        const auto hold_end = std::chrono::steady_clock::now() + expiry_hold;
+        const std::size_t stop = std::min(due.size(), i + batch);
+        do {
           // A keep-alive may have revoked it meanwhile (its deadline had passed). A failed write leaves
           // the lease to be retried by the lessor.
-          if (lessor.find(due[j]) != nullptr) (void)lessor.revoke(due[j]);
-        }
+          if (lessor.find(due[i]) != nullptr) (void)lessor.revoke(due[i]);
+          ++i;
+        } while (i < stop && std::chrono::steady_clock::now() < hold_end);
         maybe_snapshot();
         lsn = last_lsn;
       }

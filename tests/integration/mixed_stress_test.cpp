@@ -163,9 +163,12 @@ TEST_CASE("mixed stress: every operation concurrently, audited against the revis
     rw->opts.no_delete = !rw->opts.no_put && rng() % 8 == 0;
     const auto now = s->revision();
     const auto compacted = s->compacted_revision();
-    switch (rng() % 3) {
+    switch (rng() % 4) {
       case 0: rw->opts.start_revision = 0; break;
       case 1: rw->opts.start_revision = std::max<std::int64_t>(1, now - static_cast<std::int64_t>(rng() % 200)); break;
+      // Just below the compacted revision, so some watchers are cancelled for compaction however far the
+      // compactions lag behind the writes in a run.
+      case 2: rw->opts.start_revision = compacted > 1 ? compacted - 1 : 0; break;
       default: rw->opts.start_revision = now + 1 + static_cast<std::int64_t>(rng() % 3); break;
     }
     rw->rev_before = s->revision();
