@@ -5,6 +5,7 @@
 #include <cassert>
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 namespace leasekv::mvcc {
 
@@ -165,30 +166,51 @@ void ordered_index::insert_slot(inner& n, std::size_t s, void* child, const key_
   set_high(n, s, high);
 }
 
+void ordered_index::copy_slots(const leaf& src, std::size_t from, leaf& dst, std::size_t at, std::size_t n) {
+  std::memcpy(&dst.heads[at], &src.heads[from], n * sizeof(src.heads[0]));
+  std::memcpy(&dst.entries[at], &src.entries[from], n * sizeof(src.entries[0]));
+}
+
+void ordered_index::copy_slots(const inner& src, std::size_t from, inner& dst, std::size_t at, std::size_t n) {
+  std::memcpy(&dst.heads[at], &src.heads[from], n * sizeof(src.heads[0]));
+  std::memcpy(&dst.children[at], &src.children[from], n * sizeof(src.children[0]));
+  std::memcpy(&dst.highs[at], &src.highs[from], n * sizeof(src.highs[0]));
+}
+
+template <class Node>
+void ordered_index::split_into(Node& n, Node& to) {
+  constexpr std::size_t capacity = std::extent_v<decltype(Node::heads)>;
+  constexpr std::size_t half = capacity / 2;
+  copy_slots(n, half, to, 0, capacity - half);
+  to.head.count = static_cast<std::uint16_t>(capacity - half);
+  to.head.offset = n.head.offset;
+  std::memcpy(to.head.prefix, n.head.prefix, n.head.offset);
+  n.head.count = half;
+}
+
 void ordered_index::reserve_spares(std::size_t n) {
   assert(n <= spares_.size());
   while (spare_count_ < n) spares_[spare_count_++] = arena_.allocate(node_bytes);
 }
 
-ordered_index::leaf* ordered_index::new_leaf() {
+template <class Node>
+Node* ordered_index::take_spare() {
   assert(spare_count_ > 0);
   ++nodes_;
-  auto* l = new (spares_[--spare_count_]) leaf;
-  l->head.count = 0;
-  l->head.offset = 0;
+  auto* n = new (spares_[--spare_count_]) Node;
+  n->head.count = 0;
+  n->head.offset = 0;
+  return n;
+}
+
+ordered_index::leaf* ordered_index::new_leaf() {
+  leaf* l = take_spare<leaf>();
   l->next = nullptr;
   l->prev = nullptr;
   return l;
 }
 
-ordered_index::inner* ordered_index::new_inner() {
-  assert(spare_count_ > 0);
-  ++nodes_;
-  auto* n = new (spares_[--spare_count_]) inner;
-  n->head.count = 0;
-  n->head.offset = 0;
-  return n;
-}
+ordered_index::inner* ordered_index::new_inner() { return take_spare<inner>(); }
 
 // ---- insert ----
 
@@ -230,12 +252,7 @@ void ordered_index::insert(key_entry* e) {
   // Full: the upper half moves to a new leaf after this one.
   leaf* r = new_leaf();
   constexpr std::size_t half = leaf_capacity / 2;
-  r->head.count = static_cast<std::uint16_t>(leaf_capacity - half);
-  std::memcpy(r->heads, &l->heads[half], (leaf_capacity - half) * sizeof(l->heads[0]));
-  std::memcpy(r->entries, &l->entries[half], (leaf_capacity - half) * sizeof(l->entries[0]));
-  r->head.offset = l->head.offset;
-  std::memcpy(r->head.prefix, l->head.prefix, l->head.offset);
-  l->head.count = half;
+  split_into(*l, *r);
   r->next = l->next;
   r->prev = l;
   if (l->next != nullptr) l->next->prev = r;
@@ -275,13 +292,7 @@ void ordered_index::add_sibling(step* path, std::size_t depth, void* left, const
   }
   inner* q = new_inner();
   constexpr std::size_t half = inner_capacity / 2;
-  q->head.count = static_cast<std::uint16_t>(inner_capacity - half);
-  std::memcpy(q->heads, &p->heads[half], (inner_capacity - half) * sizeof(p->heads[0]));
-  std::memcpy(q->children, &p->children[half], (inner_capacity - half) * sizeof(p->children[0]));
-  std::memcpy(q->highs, &p->highs[half], (inner_capacity - half) * sizeof(p->highs[0]));
-  q->head.offset = p->head.offset;
-  std::memcpy(q->head.prefix, p->head.prefix, p->head.offset);
-  p->head.count = half;
+  split_into(*p, *q);
   inner* holder = p;
   if (i >= half) {
     holder = q;
@@ -363,8 +374,7 @@ void ordered_index::merge_leaf(step* path, std::size_t depth) {
   const std::size_t shared = common_prefix(left->head.shared(), right->head.shared());
   if (shared < left->head.offset) shorten(left->head, left->heads, shared);
   if (shared < right->head.offset) shorten(right->head, right->heads, shared);
-  std::memcpy(&left->heads[left->head.count], right->heads, right->head.count * sizeof(right->heads[0]));
-  std::memcpy(&left->entries[left->head.count], right->entries, right->head.count * sizeof(right->entries[0]));
+  copy_slots(*right, 0, *left, left->head.count, right->head.count);
   left->head.count = static_cast<std::uint16_t>(left->head.count + right->head.count);
   left->next = right->next;
   if (right->next != nullptr) right->next->prev = left;

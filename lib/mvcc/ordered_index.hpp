@@ -136,6 +136,12 @@ class ordered_index {
   // Sets a node's prefix to the first `offset` bytes of `key` and recomputes its heads.
   template <class Node>
   static void rehead(Node& n, std::string_view key, std::size_t offset);
+  // Copies n slots of `src` from `from` on to `dst` from `at` on.
+  static void copy_slots(const leaf& src, std::size_t from, leaf& dst, std::size_t at, std::size_t n);
+  static void copy_slots(const inner& src, std::size_t from, inner& dst, std::size_t at, std::size_t n);
+  // The upper half of full node `n` moves to the new node `to`, which takes the same prefix.
+  template <class Node>
+  static void split_into(Node& n, Node& to);
   // Shortens a node's prefix to `offset` bytes, recomputing its heads from the old ones.
   static void shorten(node_head& h, std::uint64_t* heads, std::size_t offset);
   // A node's prefix lengthened to what its first and last keys share (after a split), when that is worth
@@ -161,6 +167,9 @@ class ordered_index {
   // Nodes. An insert first makes sure of height + 1 spare nodes, the most its splits can use, so that it
   // cannot fail half-done.
   void reserve_spares(std::size_t n);
+  // A spare node, empty, counted in nodes_.
+  template <class Node>
+  Node* take_spare();
   leaf* new_leaf();
   inner* new_inner();
   void free_node(void* n) noexcept {
