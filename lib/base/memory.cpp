@@ -212,6 +212,7 @@ void node_arena::new_region(std::size_t at_least) {
     std::tie(p, bytes) = early_;  // mapped ahead, its first page already faulted in
   } else {
     if (early_.first != nullptr) {
+      prefaulter_->wait_idle();  // it may still be faulting the region in
       reserved_ -= early_.second;
       free_region(early_.first, early_.second);
     }
@@ -222,11 +223,14 @@ void node_arena::new_region(std::size_t at_least) {
   regions_.emplace_back(p, bytes);
   next_ = static_cast<char*>(p);
   end_ = next_ + bytes;
+  prefault_mark_ = UINTPTR_MAX;
   if (bytes >= huge_page_size) {
-    if (!prefaulter_) prefaulter_ = std::make_unique<prefaulter>();
-    prefault_mark_ = reinterpret_cast<std::uintptr_t>(p) + huge_page_size / 2;
-  } else {
-    prefault_mark_ = UINTPTR_MAX;
+    try {
+      if (!prefaulter_) prefaulter_ = std::make_unique<prefaulter>();
+      prefault_mark_ = reinterpret_cast<std::uintptr_t>(p) + huge_page_size / 2;
+    } catch (const std::bad_alloc&) {
+      // No prefaulting: pages are faulted in as they are written.
+    }
   }
   LEASEKV_POISON(p, bytes);
 }
