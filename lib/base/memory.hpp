@@ -77,15 +77,14 @@ class node_arena {
   static std::size_t class_of(std::size_t bytes) { return (bytes + granule - 1) / granule - 1; }
   void* carve(std::size_t size);
   void new_region(std::size_t at_least);
-
-  std::array<free_block*, max_pooled / granule> free_{};
-  char* next_ = nullptr;  // the current region's unused rest: [next_, end_)
-  char* end_ = nullptr;
   std::size_t next_region_size() const;
   // Asks for the 2 MiB after the page carving is in (in the region's last page: maps the next region and
   // asks for its first 2 MiB); called once carving passes prefault_mark_.
   void prefault_ahead();
 
+  std::array<free_block*, max_pooled / granule> free_{};
+  char* next_ = nullptr;  // the current region's unused rest: [next_, end_)
+  char* end_ = nullptr;
   std::vector<std::pair<void*, std::size_t>> regions_;
   std::size_t reserved_ = 0;
   std::size_t large_blocks_ = 0;

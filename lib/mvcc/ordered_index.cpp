@@ -67,13 +67,17 @@ std::size_t ordered_index::find(const Node& n, std::string_view key) {
   return find_slot(n.head.shared(), n.heads, n.head.count, key, [&](std::size_t i) { return key_at(n, i); });
 }
 
+std::size_t ordered_index::route(const inner& n, std::string_view key) {
+  prefetch_lines(&n, offsetof(inner, children));  // its first line and heads, in parallel
+  return find(n, key);
+}
+
 ordered_index::position ordered_index::lower_bound(std::string_view key) const {
   const void* node = root_;
   if (node == nullptr) return end();
   for (std::size_t level = height_; level > 1; --level) {
     const auto* n = static_cast<const inner*>(node);
-    prefetch_lines(n, sizeof(node_head) + sizeof(n->padding) + sizeof(n->heads));
-    const std::size_t i = find(*n, key);
+    const std::size_t i = route(*n, key);
     if (i == n->head.count) return end();  // after every key (only the root can send a key past its end)
     node = n->children[i];
   }
@@ -232,8 +236,7 @@ void ordered_index::insert(key_entry* e) {
   void* node = root_;
   for (std::size_t level = height_; level > 1; --level) {
     auto* n = static_cast<inner*>(node);
-    prefetch_lines(n, sizeof(node_head) + sizeof(n->padding) + sizeof(n->heads));
-    std::size_t i = find(*n, key);
+    std::size_t i = route(*n, key);
     if (i == n->head.count) {
       // After every key (this can only start at the root): the key joins the last subtree as its largest.
       i = n->head.count - 1;
@@ -322,8 +325,7 @@ void ordered_index::erase(const key_entry* e) {
   void* node = root_;
   for (std::size_t level = height_; level > 1; --level) {
     auto* n = static_cast<inner*>(node);
-    prefetch_lines(n, sizeof(node_head) + sizeof(n->padding) + sizeof(n->heads));
-    const std::size_t i = find(*n, key);
+    const std::size_t i = route(*n, key);
     assert(i < n->head.count);
     path[depth++] = {n, i};
     node = n->children[i];

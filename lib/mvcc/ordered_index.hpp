@@ -125,6 +125,8 @@ class ordered_index {
   // The first slot whose key is >= `key`: count if none.
   template <class Node>
   static std::size_t find(const Node& n, std::string_view key);
+  // find() on an inner node, its heads loaded first all at once: the child slot for `key`.
+  static std::size_t route(const inner& n, std::string_view key);
 
   // Slot `s` has a new key: its head, after shortening the node's prefix if the key does not start
   // with it.

@@ -107,8 +107,8 @@ void store::impl::renew_next(clock::time_point at) {
 }
 
 // Handles everything due by `target` in time order: lease expiries (at most expiry_batch leases and
-// expiry_hold of work per hold of the lock), keep-alive renewals and progress notifications, each at its own scheduled time. At equal
-// times the expiry comes first: a lease is expired once its deadline is reached.
+// expiry_hold_work per hold of the lock), keep-alive renewals and progress notifications, each at its own
+// scheduled time. At equal times the expiry comes first: a lease is expired once its deadline is reached.
 void store::impl::process_due(clock::time_point target) {
   if (opts.read_only) return;  // the writer expires leases; a reader only reads
   std::vector<lease_id> due;
@@ -130,16 +130,19 @@ void store::impl::process_due(clock::time_point target) {
     for (std::size_t i = 0; i < due.size();) {
       {
         background_lock lock(mu, waiting);
-        // At most `batch` leases, and no more than expiry_hold of work, per hold of the lock: handing
-        // the lock over costs tens of microseconds here, so the batch is as large as writers can wait.
-        const auto hold_end = std::chrono::steady_clock::now() + expiry_hold;
+        // At most `batch` leases and expiry_hold_work per hold of the lock: handing the lock over costs
+        // tens of microseconds here, so the batch is as large as writers can wait for.
         const std::size_t stop = std::min(due.size(), i + batch);
+        std::size_t work = 0;
         do {
           // A keep-alive may have revoked it meanwhile (its deadline had passed). A failed write leaves
           // the lease to be retried by the lessor.
-          if (lessor.find(due[i]) != nullptr) (void)lessor.revoke(due[i]);
+          if (const lease::lease_record* rec = lessor.find(due[i])) {
+            work += 1 + (rec->keys ? rec->keys->size() : 0);
+            (void)lessor.revoke(due[i]);
+          }
           ++i;
-        } while (i < stop && std::chrono::steady_clock::now() < hold_end);
+        } while (i < stop && work < expiry_hold_work);
         maybe_snapshot();
         lsn = last_lsn;
       }
