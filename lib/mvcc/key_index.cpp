@@ -81,6 +81,16 @@ key_entry* hash_index::find(std::string_view key, std::uint32_t hash) const {
   }
 }
 
+const key_entry* hash_index::candidate(std::uint32_t hash) const {
+  const std::uintptr_t tag = tag_of(hash);
+  const std::size_t n = capacity_;
+  for (std::size_t i = home(hash, n);; i = i + 1 == n ? 0 : i + 1) {
+    const std::uintptr_t slot = slots_[i];
+    if (slot == 0) return nullptr;
+    if ((slot & ~pointer_mask) == tag) return entry_of(slot);
+  }
+}
+
 void hash_index::place(std::uintptr_t* slots, std::size_t capacity, key_entry* e) const {
   std::size_t i = home(e->hash, capacity);
   while (slots[i] != 0) i = i + 1 == capacity ? 0 : i + 1;

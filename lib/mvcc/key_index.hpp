@@ -99,6 +99,11 @@ class hash_index {
   hash_index& operator=(const hash_index&) = delete;
 
   key_entry* find(std::string_view key, std::uint32_t hash) const;
+  // Starts loading the slot where a search for `hash` begins.
+  void prefetch(std::uint32_t hash) const { __builtin_prefetch(slots_ + home(hash, capacity_)); }
+  // The first entry of `hash`'s probe run whose tag matches, likely (not surely) the one with the key; or
+  // null when the run has none, so the key is surely absent. Reads slots only.
+  const key_entry* candidate(std::uint32_t hash) const;
   // REQUIRES: no entry with e's key is present.
   void insert(key_entry* e);
   // REQUIRES: e is present.

@@ -1,6 +1,7 @@
 #include "mvcc/kv_store.hpp"
 
 #include <algorithm>
+#include <array>
 
 namespace leasekv::mvcc {
 
@@ -162,6 +163,56 @@ void kv_store::put(std::string_view key, std::string_view value, lease_id lease,
   e->head = v;
   bytes_ += key.size() + v->value_size + version_overhead;
   changes_.push_back({e, v, cur});
+}
+
+void kv_store::prefetch_puts(std::span<const std::string_view> keys) const {
+  // Where each key is: its entry is loading (and may turn out to hold another key), or its search goes
+  // down the ordered index, or it is done.
+  enum class step : std::uint8_t { entry, descend, done };
+  struct state {
+    step at;
+    const key_entry* entry;
+    ordered_index::descent down;
+  };
+  std::array<state, max_prefetched_puts> st;
+  const std::size_t n = std::min(keys.size(), st.size());
+  std::array<std::uint32_t, max_prefetched_puts> hashes;
+  for (std::size_t i = 0; i < n; ++i) {
+    hashes[i] = hash_key(keys[i]);
+    hash_.prefetch(hashes[i]);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (const key_entry* e = hash_.candidate(hashes[i])) {
+      st[i] = {step::entry, e, {}};
+      __builtin_prefetch(e);
+      __builtin_prefetch(reinterpret_cast<const char*>(e) + 63);  // a key may run into the next line
+    } else {
+      st[i] = {step::descend, nullptr, ordered_.start_descent()};
+    }
+  }
+  for (bool more = true; more;) {
+    more = false;
+    for (std::size_t i = 0; i < n; ++i) {
+      state& s = st[i];
+      if (s.at == step::entry) {
+        if (s.entry->hash == hashes[i] && s.entry->key() == keys[i]) {
+          const auto* v = reinterpret_cast<const char*>(s.entry->head);
+          __builtin_prefetch(v);
+          __builtin_prefetch(v + sizeof(key_version) - 1);
+          s.at = step::done;
+        } else {
+          s = {step::descend, nullptr, ordered_.start_descent()};  // another key's tag: most likely a new key
+        }
+      }
+      if (s.at == step::descend) {
+        if (ordered_.descend(s.down, keys[i])) {
+          more = true;
+        } else {
+          s.at = step::done;
+        }
+      }
+    }
+  }
 }
 
 void kv_store::bury(key_entry* e) {

@@ -16,6 +16,19 @@ std::size_t common_prefix(std::string_view a, std::string_view b) {
   return static_cast<std::size_t>(ia - a.begin());
 }
 
+// The first of heads[0, count) that is >= h, without a branch per step to mispredict: a search goes down
+// every level of the tree, and in a node the way it turns is a coin toss.
+const std::uint64_t* lower_bound_head(const std::uint64_t* heads, std::size_t count, std::uint64_t h) {
+  if (count == 0) return heads;
+  const std::uint64_t* base = heads;
+  while (count > 1) {
+    const std::size_t half = count / 2;
+    base = base[half] < h ? base + half : base;
+    count -= half;
+  }
+  return base + (*base < h ? 1 : 0);
+}
+
 // Starts loading `bytes` from `p` (whole cache lines), so the misses overlap instead of queuing.
 void prefetch_lines(const void* p, std::size_t bytes) {
   for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(static_cast<const char*>(p) + off);
@@ -26,15 +39,16 @@ void prefetch_lines(const void* p, std::size_t bytes) {
 template <class KeyAt>
 std::size_t find_slot(std::string_view prefix, const std::uint64_t* heads, std::size_t count, std::string_view key,
                       KeyAt key_at) {
-  const std::size_t shared = common_prefix(key, prefix);
-  if (shared < prefix.size()) {
+  // Most keys searched for in a node start with its prefix: one memcmp says so.
+  const bool within = key.size() >= prefix.size() && std::memcmp(key.data(), prefix.data(), prefix.size()) == 0;
+  if (const std::size_t shared = within ? prefix.size() : common_prefix(key, prefix); shared < prefix.size()) {
     // Every key of the node starts with the prefix; `key` does not, so it sorts before or after them all.
     const bool before = shared == key.size() ||
                         static_cast<unsigned char>(key[shared]) < static_cast<unsigned char>(prefix[shared]);
     return before ? 0 : count;
   }
   const std::uint64_t h = ordered_index::head_of(key, prefix.size());
-  const std::uint64_t* lo = std::lower_bound(heads, heads + count, h);
+  const std::uint64_t* lo = lower_bound_head(heads, count, h);
   const std::uint64_t* hi = lo;
   while (hi != heads + count && *hi == h) ++hi;
   auto first = static_cast<std::size_t>(lo - heads);
@@ -70,6 +84,17 @@ std::size_t ordered_index::find(const Node& n, std::string_view key) {
 std::size_t ordered_index::route(const inner& n, std::string_view key) {
   prefetch_lines(&n, offsetof(inner, children));  // its first line and heads, in parallel
   return find(n, key);
+}
+
+bool ordered_index::descend(descent& d, std::string_view key) const {
+  if (d.node == nullptr || d.level <= 1) return false;
+  const auto* n = static_cast<const inner*>(d.node);
+  // A key after every key goes down the last child, as insert() takes it.
+  const std::size_t i = std::min<std::size_t>(route(*n, key), n->head.count - 1u);
+  d.node = n->children[i];
+  --d.level;
+  prefetch_lines(d.node, d.level > 1 ? offsetof(inner, children) : node_bytes);
+  return d.level > 1;
 }
 
 ordered_index::position ordered_index::lower_bound(std::string_view key) const {

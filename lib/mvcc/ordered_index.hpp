@@ -65,6 +65,18 @@ class ordered_index {
   // The number of keys in [a, b). REQUIRES: a is not after b. O(leaves between them).
   std::size_t distance(position a, position b) const;
 
+  // A search for one key taken a level per call, so that a caller can take many keys down together and
+  // have their cache misses overlap (kv_store::prefetch_puts): each descend() reads the node the call
+  // before it started loading, and starts loading the next.
+  struct descent {
+    const void* node = nullptr;
+    std::size_t level = 0;  // 1 at a leaf, 2 just above the leaves, ...
+  };
+  descent start_descent() const { return {root_, height_}; }
+  // Steps `d` one level down toward where `key` is or would be inserted, and starts loading the node it
+  // reaches (for a leaf, its header and heads). Returns whether there is a level left below it.
+  bool descend(descent& d, std::string_view key) const;
+
   // REQUIRES: no entry with e's key is present. Strong guarantee: if it throws (bad_alloc), the index
   // is as it was.
   void insert(key_entry* e);

@@ -1,8 +1,10 @@
 #include "store/store_impl.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -104,7 +106,9 @@ store::impl::impl(options o)
       member_id(opts.member_id != 0 ? opts.member_id : detail::random_id()),
       lim{opts.max_request_bytes, opts.max_txn_ops},
       kv(opts.huge_pages),
-      lessor(*this, clk->now(), opts.lease_tick, opts.min_lease_ttl, opts.huge_pages) {}
+      lessor(*this, clk->now(), opts.lease_tick, opts.min_lease_ttl, opts.huge_pages) {
+  waiting.owner = this;
+}
 
 // Keeps the lessor's attachments in step with a committed write group: a changed key leaves the lease its
 // previous version had, and a put joins the lease it names (etcd's rules, §1.8). Then the watchers get
@@ -124,6 +128,45 @@ std::int64_t store::impl::finish_write() {
   after_write();
   maybe_snapshot();
   return rev;
+}
+
+bool store::impl::can_defer(std::string_view key, std::string_view value, const put_options& o) const {
+  return !dir && !o.prev_kv && !o.ignore_value && !o.ignore_lease && hub->empty() &&
+         key.size() + value.size() <= max_deferred_put_bytes;
+}
+
+std::int64_t store::impl::defer_put(std::string_view key, std::string_view value, lease_id lease) {
+  deferred.push_back({static_cast<std::uint32_t>(key.size()), static_cast<std::uint32_t>(value.size()), lease});
+  deferred_data.append(key).append(value);
+  deferred_bytes += key.size() + value.size() + mvcc::kv_store::version_overhead;
+  waiting.deferred.store(true, std::memory_order_relaxed);
+  const std::int64_t rev = kv.current_revision() + static_cast<std::int64_t>(deferred.size());
+  if (deferred.size() == max_deferred_puts) apply_deferred();
+  return rev;
+}
+
+void store::impl::apply_deferred() {
+  waiting.deferred.store(false, std::memory_order_relaxed);
+  if (deferred.empty()) return;
+  std::array<std::string_view, max_deferred_puts> keys;
+  std::array<std::string_view, max_deferred_puts> values;
+  const std::string_view data = deferred_data;
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < deferred.size(); ++i) {
+    keys[i] = data.substr(at, deferred[i].key_size);
+    at += deferred[i].key_size;
+    values[i] = data.substr(at, deferred[i].value_size);
+    at += deferred[i].value_size;
+  }
+  kv.prefetch_puts(std::span(keys.data(), deferred.size()));
+  for (std::size_t i = 0; i < deferred.size(); ++i) {
+    kv.begin_write();
+    kv.put(keys[i], values[i], deferred[i].lease, false, false, nullptr);
+    finish_write();  // in memory only there is nothing to commit()
+  }
+  deferred.clear();
+  deferred_data.clear();
+  deferred_bytes = 0;
 }
 
 // Store-state checks along the branches the txn will take: first the puts, then the ranges (etcd's
@@ -215,11 +258,21 @@ result<put_response> store::put(std::string_view key, std::string_view value, pu
   put_response out;
   std::uint64_t lsn = 0;
   {
-    write_lock lock(impl_->mu, impl_->waiting);
+    write_lock lock(impl_->mu, impl_->waiting, write_lock::keep_deferred);
     auto& kv = impl_->kv;
-    if ((o.ignore_value || o.ignore_lease) && kv.live(key) == nullptr) return errc::key_not_found;
+    if (o.ignore_value || o.ignore_lease) {
+      impl_->apply_deferred();  // they may have put the key
+      if (kv.live(key) == nullptr) return errc::key_not_found;
+    }
     if (o.lease != no_lease && !impl_->lease_known(o.lease)) return errc::lease_not_found;
     BOOST_OUTCOME_TRYV(impl_->check_quota(key.size() + value.size() + mvcc::kv_store::version_overhead));
+    // Held back, the put is applied before anything else takes the lock, so no caller can tell (see
+    // apply_deferred).
+    if (impl_->can_defer(key, value, o)) {
+      out.header = impl_->header(impl_->defer_put(key, value, o.lease));
+      return out;
+    }
+    impl_->apply_deferred();  // this put comes after them
     kv.begin_write();
     kv.put(key, value, o.lease, o.ignore_value, o.ignore_lease, o.prev_kv ? &out.prev_kv : nullptr);
     BOOST_OUTCOME_TRYV(impl_->commit({}, true));
@@ -333,11 +386,10 @@ result<txn_response> store::txn(const txn_request& t) {
     read_lock lock(impl_->mu, impl_->waiting);
     return run();
   }
-  result<txn_response> out = errc::closed;
-  {
+  result<txn_response> out = [&] {
     write_lock lock(impl_->mu, impl_->waiting);
-    out = run();
-  }
+    return run();
+  }();
   if (out) {
     BOOST_OUTCOME_TRYV(impl_->durable(lsn));
   }

@@ -57,6 +57,16 @@ struct keep_alive::state {
   }
 };
 
+// Writes a store holds back until its lock is next taken for anything else (store::impl::apply_deferred).
+class deferred_writes {
+ public:
+  // Called with the store's lock held exclusively.
+  virtual void apply_deferred() = 0;
+
+ protected:
+  ~deferred_writes() = default;
+};
+
 // Who is waiting for the store's lock: callers' writes, readers, and batches of background work (an expiry
 // storm, compaction). They take turns: between its batches, background work lets the waiting writers
 // through (store::impl::let_writers_through); while a batch or a reader waits, writers do not barge in
@@ -67,6 +77,13 @@ struct lock_queue {
   std::atomic<int> writers{0};
   std::atomic<int> readers{0};
   std::atomic<int> background{0};
+  // Set while writes are held back: whoever takes the lock next, except a put that may join them,
+  // applies them first (see store::impl::apply_deferred). Changed only under the exclusive lock.
+  std::atomic<bool> deferred{false};
+  deferred_writes* owner = nullptr;
+  void apply_deferred() const {
+    if (deferred.load(std::memory_order_relaxed)) owner->apply_deferred();
+  }
   bool others_waiting() const {
     return background.load(std::memory_order_relaxed) > 0 || readers.load(std::memory_order_relaxed) > 0;
   }
@@ -89,33 +106,52 @@ struct lock_queue {
   };
 };
 
-// Holds the store's lock exclusively for a caller's write.
+// Holds the store's lock exclusively for a caller's write, after applying any deferred writes.
 class LEASEKV_SCOPED_CAPABILITY write_lock {
  public:
-  // Only a writer that has to wait says so: uncontended, it costs two relaxed loads more than a plain
-  // lock.
   write_lock(base::shared_mutex& mu, lock_queue& q) LEASEKV_ACQUIRE(mu) LEASEKV_NO_THREAD_SAFETY_ANALYSIS : mu_(mu) {
-    if (!q.others_waiting() && mu_.try_lock()) return;
-    const lock_queue::counted waiting(q.writers);
-    lock_queue::yield_while([&] { return q.others_waiting(); });  // a waiting batch or reader goes first
-    mu_.lock();
+    acquire(q);
+    q.apply_deferred();
+  }
+  // For a put that may itself be deferred: the deferred writes stay as they are.
+  struct keep_deferred_t {};
+  static constexpr keep_deferred_t keep_deferred{};
+  write_lock(base::shared_mutex& mu, lock_queue& q, keep_deferred_t) LEASEKV_ACQUIRE(mu) LEASEKV_NO_THREAD_SAFETY_ANALYSIS
+      : mu_(mu) {
+    acquire(q);
   }
   ~write_lock() LEASEKV_RELEASE() { mu_.unlock(); }
   write_lock(const write_lock&) = delete;
   write_lock& operator=(const write_lock&) = delete;
 
  private:
+  // Only a writer that has to wait says so: uncontended, it costs two relaxed loads more than a plain
+  // lock.
+  void acquire(lock_queue& q) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
+    if (!q.others_waiting() && mu_.try_lock()) return;
+    const lock_queue::counted waiting(q.writers);
+    lock_queue::yield_while([&] { return q.others_waiting(); });  // a waiting batch or reader goes first
+    mu_.lock();
+  }
+
   base::shared_mutex& mu_;
 };
 
 // Holds the store's lock shared, for a read.
 class LEASEKV_SCOPED_CAPABILITY read_lock {
  public:
-  // As for writers, only a reader that has to wait says so.
+  // As for writers, only a reader that has to wait says so. A reader that finds deferred writes applies
+  // them under the exclusive lock first, so it sees every write that returned before it began.
   read_lock(base::shared_mutex& mu, lock_queue& q) LEASEKV_ACQUIRE_SHARED(mu) LEASEKV_NO_THREAD_SAFETY_ANALYSIS : mu_(mu) {
-    if (mu_.try_lock_shared()) return;
-    const lock_queue::counted waiting(q.readers);
-    mu_.lock_shared();
+    for (;;) {
+      if (!mu_.try_lock_shared()) {
+        const lock_queue::counted waiting(q.readers);
+        mu_.lock_shared();
+      }
+      if (!q.deferred.load(std::memory_order_relaxed)) return;
+      mu_.unlock_shared();
+      const write_lock apply(mu_, q);
+    }
   }
   ~read_lock() LEASEKV_RELEASE() { mu_.unlock_shared(); }
   read_lock(const read_lock&) = delete;
@@ -129,8 +165,11 @@ class LEASEKV_SCOPED_CAPABILITY read_lock {
 class LEASEKV_SCOPED_CAPABILITY background_lock {
  public:
   background_lock(base::shared_mutex& mu, lock_queue& q) LEASEKV_ACQUIRE(mu) LEASEKV_NO_THREAD_SAFETY_ANALYSIS : mu_(mu) {
-    const lock_queue::counted waiting(q.background);
-    mu_.lock();
+    {
+      const lock_queue::counted waiting(q.background);
+      mu_.lock();
+    }
+    q.apply_deferred();
   }
   ~background_lock() LEASEKV_RELEASE() { mu_.unlock(); }
   background_lock(const background_lock&) = delete;
@@ -145,7 +184,12 @@ class LEASEKV_SCOPED_CAPABILITY background_lock {
 // about that long behind it at most. Counted rather than timed, so it reads no clock.
 inline constexpr std::size_t expiry_hold_work = 2048;
 
-struct store::impl final : lease::key_deleter {
+// Puts in a row are held back, up to this many, and applied together (store::impl::apply_deferred).
+inline constexpr std::size_t max_deferred_puts = mvcc::kv_store::max_prefetched_puts;
+// A put whose key and value are larger is never held back.
+inline constexpr std::size_t max_deferred_put_bytes = 4096;
+
+struct store::impl final : lease::key_deleter, deferred_writes {
   explicit impl(options o);
 
   response_header header(std::int64_t rev) const { return {cluster_id, member_id, rev, raft_term}; }
@@ -165,7 +209,7 @@ struct store::impl final : lease::key_deleter {
   // every data-adding write until compaction brings the store back under the quota.
   result<void> check_quota(std::uint64_t adding) const LEASEKV_REQUIRES_SHARED(mu) {
     if (opts.quota_bytes == 0) return BOOST_OUTCOME_V2_NAMESPACE::success();
-    if (no_space_alarm.load(std::memory_order_relaxed) || kv.bytes() + adding > opts.quota_bytes) {
+    if (no_space_alarm.load(std::memory_order_relaxed) || kv.bytes() + deferred_bytes + adding > opts.quota_bytes) {
       no_space_alarm.store(true, std::memory_order_relaxed);
       return errc::no_space;
     }
@@ -178,6 +222,16 @@ struct store::impl final : lease::key_deleter {
   result<Response> read_range(const key_range& r, const range_options& o, Fill fill) const LEASEKV_EXCLUDES(mu);
 
   // ---- the write path (store.cpp, persistence.cpp) ----
+  // Whether a put may be held back (store::put): in memory only, with no watcher to tell, nothing it
+  // returns that depends on the store (prev_kv), nothing it reads from the key (ignore_value,
+  // ignore_lease), and small.
+  bool can_defer(std::string_view key, std::string_view value, const put_options& o) const LEASEKV_REQUIRES_SHARED(mu);
+  // Holds a checked put back; returns its revision. Applies the held puts once there are
+  // max_deferred_puts of them.
+  std::int64_t defer_put(std::string_view key, std::string_view value, lease_id lease) LEASEKV_REQUIRES(mu);
+  // Applies the held puts, in order, each in a write group of its own: exactly what applying each at once
+  // would have done, with their cache misses overlapping (kv_store::prefetch_puts).
+  void apply_deferred() override LEASEKV_REQUIRES(mu);
   void after_write() LEASEKV_REQUIRES(mu);
   // kv.end_write(), after_write() and maybe_snapshot(), for a write group commit() accepted.
   std::int64_t finish_write() LEASEKV_REQUIRES(mu);
@@ -237,6 +291,16 @@ struct store::impl final : lease::key_deleter {
   std::map<std::pair<clock::time_point, std::uint64_t>, std::shared_ptr<keep_alive::state>> renewals
       LEASEKV_GUARDED_BY(mu);
   std::uint64_t renewal_seq LEASEKV_GUARDED_BY(mu) = 0;
+  // Held-back puts: key and value sizes and lease, in order; their keys and values back to back in
+  // deferred_data; what they will add to kv.bytes().
+  struct deferred_put {
+    std::uint32_t key_size;
+    std::uint32_t value_size;
+    lease_id lease;
+  };
+  std::vector<deferred_put> deferred LEASEKV_GUARDED_BY(mu);
+  std::string deferred_data LEASEKV_GUARDED_BY(mu);
+  std::uint64_t deferred_bytes LEASEKV_GUARDED_BY(mu) = 0;
   // Watchers with progress_notify, by next notification time.
   std::map<std::pair<clock::time_point, std::uint64_t>, std::weak_ptr<watcher::state>> progress_timers
       LEASEKV_GUARDED_BY(mu);
