@@ -63,3 +63,46 @@ TEST_CASE("concurrency: readers always see whole transactions while writers and 
   CHECK(historical_reads > 0);
   CHECK(s->get("x/a").value().kvs.at(0).version == 2 * writes_per_writer + 1);
 }
+
+TEST_CASE("concurrency: a put that returned is seen by every read that starts after it, held back or not", "[concurrency]") {
+  // Puts in a row are held back and applied when the lock is next taken for anything else (a reader
+  // takes it exclusively to apply them). A reader told of a put's revision must find that put.
+  auto s = store::open().value();
+  constexpr int puts = 5000;
+  std::atomic<std::int64_t> acknowledged{0};
+  std::atomic<int> acknowledged_key{-1};
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0};
+  std::atomic<int> checked{0};
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {
+    for (int i = 0; i < puts; ++i) {
+      auto r = s->put("k/" + std::to_string(i), std::to_string(i));
+      if (!r) {
+        failures++;
+        continue;
+      }
+      acknowledged_key.store(i, std::memory_order_relaxed);
+      acknowledged.store(r.value().header.revision, std::memory_order_release);
+    }
+    done = true;
+  });
+  for (int rd = 0; rd < 2; ++rd) {
+    threads.emplace_back([&] {
+      while (!done.load()) {
+        const std::int64_t rev = acknowledged.load(std::memory_order_acquire);
+        const int key = acknowledged_key.load(std::memory_order_relaxed);
+        if (key < 0) continue;
+        if (s->revision() < rev) failures++;
+        auto got = s->get("k/" + std::to_string(key));
+        if (!got || got.value().kvs.size() != 1 || got.value().kvs[0].mod_revision < rev - 1) failures++;
+        checked++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+  CHECK(checked > 0);
+  CHECK(s->revision() == 1 + puts);
+  CHECK(s->range(prefix("k/")).value().count == puts);
+}

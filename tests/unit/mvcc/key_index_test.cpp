@@ -286,3 +286,42 @@ TEST_CASE("ordered index: leaves emptied to a few keys merge, so the index shrin
   CHECK(idx.nodes() * 4 < full);  // under a quarter of the nodes left for a tenth of the keys
   CHECK(idx.nodes() * ordered_index::leaf_capacity / 4 < idx.size() * 2);
 }
+
+TEST_CASE("ordered index: a descent taken a level at a time reaches the leaf a search or an insert reaches", "[mvcc]") {
+  // kv_store::prefetch_puts walks many keys down together with descend(); it must go where insert() and
+  // lower_bound() go, or it loads the wrong nodes.
+  entries es;
+  ordered_index idx;
+  {
+    auto d = idx.start_descent();
+    CHECK_FALSE(idx.descend(d, "a"));  // empty: nothing to walk
+  }
+  std::set<std::string> model;
+  std::mt19937 rng(7);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 150000; ++i) keys.push_back(fmt::format("/registry/pods/{:08d}", 2 * i + 1));  // odd: even ones fall between
+  std::shuffle(keys.begin(), keys.end(), rng);
+  for (const auto& k : keys) {
+    model.insert(k);
+    idx.insert(es.make(k));
+  }
+  REQUIRE(idx.height() == 4);
+  const void* last_leaf = idx.lower_bound(*model.rbegin()).node;
+  auto leaf_by_descent = [&](const std::string& k) {
+    auto d = idx.start_descent();
+    std::size_t steps = 0;
+    while (idx.descend(d, k)) ++steps;
+    CHECK(steps + 2 == idx.height());  // the last step, to the leaf, returns false
+    CHECK(d.level == 1);
+    return d.node;
+  };
+  for (int i = 0; i < 20000; ++i) {
+    const auto n = static_cast<int>(rng() % 300002);
+    const std::string k = fmt::format("/registry/pods/{:08d}", n);  // present when odd, between keys when even
+    INFO(k);
+    const auto p = idx.lower_bound(k);
+    CHECK(leaf_by_descent(k) == (p == idx.end() ? last_leaf : static_cast<const void*>(p.node)));
+  }
+  CHECK(leaf_by_descent("") == idx.begin().node);
+  CHECK(leaf_by_descent("\xff") == last_leaf);
+}
