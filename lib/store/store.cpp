@@ -159,10 +159,22 @@ void store::impl::apply_deferred() {
     at += deferred[i].value_size;
   }
   kv.prefetch_puts(std::span(keys.data(), deferred.size()));
-  for (std::size_t i = 0; i < deferred.size(); ++i) {
-    kv.begin_write();
-    kv.put(keys[i], values[i], deferred[i].lease, false, false, nullptr);
-    finish_write();  // in memory only there is nothing to commit()
+  std::size_t i = 0;
+  try {
+    for (; i < deferred.size(); ++i) {
+      kv.begin_write();
+      kv.put(keys[i], values[i], deferred[i].lease, false, false, nullptr);
+      finish_write();  // in memory only there is nothing to commit()
+    }
+  } catch (...) {
+    // Out of memory: the puts applied so far leave the buffer, the rest wait for the next try.
+    deferred_data.erase(0, static_cast<std::size_t>(keys[i].data() - data.data()));
+    for (std::size_t j = 0; j < i; ++j) {
+      deferred_bytes -= deferred[j].key_size + deferred[j].value_size + mvcc::kv_store::version_overhead;
+    }
+    deferred.erase(deferred.begin(), deferred.begin() + static_cast<std::ptrdiff_t>(i));
+    waiting.deferred.store(true, std::memory_order_relaxed);
+    throw;
   }
   deferred.clear();
   deferred_data.clear();
