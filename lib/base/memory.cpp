@@ -227,7 +227,7 @@ void node_arena::new_region(std::size_t at_least) {
   if (bytes >= huge_page_size) {
     try {
       if (!prefaulter_) prefaulter_ = std::make_unique<prefaulter>();
-      prefault_mark_ = reinterpret_cast<std::uintptr_t>(p) + huge_page_size / 2;
+      prefault_mark_ = reinterpret_cast<std::uintptr_t>(p);
     } catch (const std::bad_alloc&) {
       // No prefaulting: pages are faulted in as they are written.
     }
@@ -258,7 +258,7 @@ void node_arena::prefault_ahead() {
     return;
   }
   prefaulter_->request(reinterpret_cast<void*>(ahead), std::min(huge_page_size, end - ahead));
-  prefault_mark_ = ahead + huge_page_size / 2;
+  prefault_mark_ = ahead;
 }
 
 void node_arena::wait_prefaulted() {

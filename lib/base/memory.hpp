@@ -16,11 +16,11 @@
 //
 // Prefaulting: the first write to a page costs a page fault (zeroing it; on a VM whose host takes freed
 // memory back, a host fault too: ~4 ms for a 2 MiB huge page on the development VM). In a mapped region
-// (2 MiB and more), once carving passes the middle of a 2 MiB page, a thread of the arena's own faults
-// the next 2 MiB in (MADV_POPULATE_WRITE), so the caller writing blocks does not wait for it; in a
+// (2 MiB and more), once carving enters a 2 MiB page, a thread of the arena's own faults the next 2 MiB
+// in (MADV_POPULATE_WRITE), so the caller writing blocks does not wait for it; in a
 // region's last page, the next region is mapped and its first 2 MiB faulted in. The thread starts with the
-// first mapped region and runs at idle priority (SCHED_IDLE), on CPU time nothing else wants; at most
-// 2 MiB is faulted in ahead.
+// first mapped region and runs at idle priority (SCHED_IDLE), on CPU time nothing else wants; nothing
+// beyond the next 2 MiB page is faulted in ahead.
 //
 // Thread safety: none; the owner serializes calls.
 #pragma once

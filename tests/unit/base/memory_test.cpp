@@ -164,14 +164,13 @@ TEST_CASE("memory regions: one whose size is not a whole number of pages leaves 
   CHECK(still_mapped == 0);
 }
 
-TEST_CASE("node arena: past the middle of a 2 MiB page, the next one is faulted in ahead, and no further", "[base]") {
+TEST_CASE("node arena: carving into a 2 MiB page faults the next one in ahead, and no further", "[base]") {
   for (const bool huge : {true, false}) {
     INFO("huge pages: " << huge);
     node_arena arena(huge);
-    // Regions double from 16 KiB: the ninth is 4 MiB and the tenth 8 MiB, both mapped. Carve into the
-    // tenth until just past the middle of its first 2 MiB.
-    // The tenth region is mapped ahead, while the ninth is carved: its first block is the first aligned one
-    // after that.
+    // Regions double from 16 KiB: the ninth is 4 MiB and the tenth 8 MiB, both mapped. The tenth is mapped
+    // ahead, while the ninth is carved, with its first 2 MiB faulted in: its first block is the first
+    // aligned one after that. Carve into the tenth until just past the start of its second 2 MiB.
     const std::size_t two_mib = leasekv::base::huge_page_size;
     const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
     unsigned char* region = nullptr;
@@ -181,19 +180,23 @@ TEST_CASE("node arena: past the middle of a 2 MiB page, the next one is faulted 
       return static_cast<std::size_t>(std::count_if(in.begin(), in.end(), [](unsigned char c) { return (c & 1) != 0; }));
     };
     std::size_t carved = 0;
+    const unsigned char* last = nullptr;
     for (;;) {
       auto* p = static_cast<unsigned char*>(arena.allocate(1024));
-      if (region == nullptr && arena.reserved() >= (std::size_t{16} << 20) - (std::size_t{16} << 10) &&
-          reinterpret_cast<std::uintptr_t>(p) % two_mib == 0) {
+      const bool new_region = last != nullptr && p != last + 1024;
+      last = p;
+      if (region == nullptr && new_region && arena.reserved() >= (std::size_t{16} << 20) - (std::size_t{16} << 10)) {
+        REQUIRE(reinterpret_cast<std::uintptr_t>(p) % two_mib == 0);
         region = p;
         arena.wait_prefaulted();
-        CHECK(resident(0, two_mib) == two_mib / page);  // its first 2 MiB came in before it was needed
-        CHECK(resident(two_mib, 4 * two_mib) == 0);
+        CHECK(resident(0, two_mib) == two_mib / page);            // its first 2 MiB came in before it was needed
+        CHECK(resident(two_mib, 2 * two_mib) == two_mib / page);  // carving into it asked for the next
+        CHECK(resident(2 * two_mib, 4 * two_mib) == 0);
       }
-      if (region != nullptr && (carved += 1024) > (std::size_t{1} << 20) + 1024) break;
+      if (region != nullptr && (carved += 1024) > two_mib + 1024) break;
     }
     arena.wait_prefaulted();
-    CHECK(resident(two_mib, 2 * two_mib) == two_mib / page);  // the next 2 MiB: all in, untouched by us
-    CHECK(resident(2 * two_mib, 4 * two_mib) == 0);           // beyond it: nothing
+    CHECK(resident(2 * two_mib, 3 * two_mib) == two_mib / page);  // carving into the second asked for the third
+    CHECK(resident(3 * two_mib, 4 * two_mib) == 0);               // beyond it: nothing
   }
 }
