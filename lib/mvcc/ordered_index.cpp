@@ -69,7 +69,11 @@ std::size_t find_slot(std::string_view prefix, const std::uint64_t* heads, std::
 
 std::uint64_t ordered_index::head_of(std::string_view key, std::size_t offset) {
   std::uint64_t h = 0;
-  if (offset < key.size()) std::memcpy(&h, key.data() + offset, std::min<std::size_t>(8, key.size() - offset));
+  if (offset + 8 <= key.size()) {
+    std::memcpy(&h, key.data() + offset, 8);  // the usual case: one load, not a call
+  } else if (offset < key.size()) {
+    std::memcpy(&h, key.data() + offset, key.size() - offset);
+  }
   if constexpr (std::endian::native == std::endian::little) h = __builtin_bswap64(h);
   return h;
 }
