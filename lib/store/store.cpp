@@ -132,7 +132,7 @@ std::int64_t store::impl::finish_write() {
 
 bool store::impl::can_defer(std::string_view key, std::string_view value, const put_options& o) const {
   return !dir && !o.prev_kv && !o.ignore_value && !o.ignore_lease && hub->empty() &&
-         key.size() + value.size() <= max_deferred_put_bytes;
+         key.size() + value.size() <= max_deferred_put_bytes && waiting.draining.load(std::memory_order_relaxed) == 0;
 }
 
 std::int64_t store::impl::defer_put(std::string_view key, std::string_view value, lease_id lease) {
@@ -424,6 +424,7 @@ result<compact_response> store::compact(std::int64_t rev, compact_options) {
     lsn = impl_->last_lsn;
   }
   std::optional<std::string> resume(std::in_place);
+  const lock_queue::counted draining(impl_->waiting.draining);
   while (resume) {
     {
       background_lock lock(impl_->mu, impl_->waiting);

@@ -81,6 +81,11 @@ struct lock_queue {
   // applies them first (see store::impl::apply_deferred). Changed only under the exclusive lock.
   std::atomic<bool> deferred{false};
   deferred_writes* owner = nullptr;
+  // Background work in progress (an expiry storm, a compaction), between its batches too: puts are not
+  // held back meanwhile. Held back, a writer's puts made every reader take the lock exclusively to apply
+  // them, and in about one storm in five on 2 cores the expiry thread then ran ~26 µs in every 200 and
+  // finished 50-230 ms after the deadline instead of ~25 (none in 12 runs without held-back puts).
+  std::atomic<int> draining{0};
   void apply_deferred() const {
     if (deferred.load(std::memory_order_relaxed)) owner->apply_deferred();
   }

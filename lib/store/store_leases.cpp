@@ -111,6 +111,7 @@ void store::impl::renew_next(clock::time_point at) {
 // scheduled time. At equal times the expiry comes first: a lease is expired once its deadline is reached.
 void store::impl::process_due(clock::time_point target) {
   if (opts.read_only) return;  // the writer expires leases; a reader only reads
+  const lock_queue::counted draining(waiting.draining);
   std::vector<lease_id> due;
   for (;;) {
     due.clear();
