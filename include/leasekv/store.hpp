@@ -66,6 +66,11 @@ struct options {
   // huge page's first touch is dear: on some VMs it takes ~4 ms against ~0.8 ms for the same memory in
   // 4 KiB pages, which slows writes into fresh memory (README, Performance).
   bool huge_pages = true;
+  // In memory only, with no watcher, puts in a row are held back (up to 32) and applied together, their
+  // cache misses overlapping, once the store holds at least this many keys; every other call applies them
+  // first, so nobody can tell (docs/design.md, "Puts in a row"). Smaller stores fit the caches, where
+  // holding back only costs. 0: always; SIZE_MAX: never.
+  std::size_t hold_back_puts_from_keys = 65536;
 
   // ---- leases ----
   // The clock deadlines are measured on; null means clock::system(). With a manual_clock, leases expire

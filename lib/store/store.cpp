@@ -132,7 +132,8 @@ std::int64_t store::impl::finish_write() {
 
 bool store::impl::can_defer(std::string_view key, std::string_view value, const put_options& o) const {
   return !dir && !o.prev_kv && !o.ignore_value && !o.ignore_lease && hub->empty() &&
-         key.size() + value.size() <= max_deferred_put_bytes && waiting.draining.load(std::memory_order_relaxed) == 0;
+         key.size() + value.size() <= max_deferred_put_bytes && kv.entries() >= opts.hold_back_puts_from_keys &&
+         waiting.draining.load(std::memory_order_relaxed) == 0;
 }
 
 std::int64_t store::impl::defer_put(std::string_view key, std::string_view value, lease_id lease) {
