@@ -69,26 +69,23 @@ std::size_t hash_index::home(std::uint32_t hash, std::size_t capacity) {
   return static_cast<std::size_t>((std::uint64_t{hash} * capacity) >> 32);
 }
 
-key_entry* hash_index::find(std::string_view key, std::uint32_t hash) const {
+template <class Match>
+key_entry* hash_index::probe(std::uint32_t hash, Match match) const {
   const std::uintptr_t tag = tag_of(hash);
   const std::size_t n = capacity_;
   for (std::size_t i = home(hash, n);; i = i + 1 == n ? 0 : i + 1) {
     const std::uintptr_t slot = slots_[i];
     if (slot == 0) return nullptr;
-    if ((slot & ~pointer_mask) != tag) continue;
-    key_entry* e = entry_of(slot);
-    if (e->hash == hash && e->key() == key) return e;
+    if ((slot & ~pointer_mask) == tag && match(*entry_of(slot))) return entry_of(slot);
   }
 }
 
+key_entry* hash_index::find(std::string_view key, std::uint32_t hash) const {
+  return probe(hash, [&](const key_entry& e) { return e.hash == hash && e.key() == key; });
+}
+
 const key_entry* hash_index::candidate(std::uint32_t hash) const {
-  const std::uintptr_t tag = tag_of(hash);
-  const std::size_t n = capacity_;
-  for (std::size_t i = home(hash, n);; i = i + 1 == n ? 0 : i + 1) {
-    const std::uintptr_t slot = slots_[i];
-    if (slot == 0) return nullptr;
-    if ((slot & ~pointer_mask) == tag) return entry_of(slot);
-  }
+  return probe(hash, [](const key_entry&) { return true; });  // the entry itself is not read
 }
 
 void hash_index::place(std::uintptr_t* slots, std::size_t capacity, key_entry* e) const {

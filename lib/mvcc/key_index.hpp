@@ -119,6 +119,9 @@ class hash_index {
   }
   static key_entry* entry_of(std::uintptr_t slot) { return reinterpret_cast<key_entry*>(slot & pointer_mask); }
   static std::size_t home(std::uint32_t hash, std::size_t capacity);
+  // The first entry of `hash`'s probe run whose tag matches and for which match(entry) holds, or null.
+  template <class Match>
+  key_entry* probe(std::uint32_t hash, Match match) const;
   void place(std::uintptr_t* slots, std::size_t capacity, key_entry* e) const;
   void rebuild(std::size_t capacity);
 

@@ -143,9 +143,8 @@ revision kv_store::next_revision() {
   return {write_main_, write_sub_++};
 }
 
-void kv_store::put(std::string_view key, std::string_view value, lease_id lease, bool ignore_value,
+void kv_store::put(std::string_view key, std::uint32_t h, std::string_view value, lease_id lease, bool ignore_value,
                    bool ignore_lease, std::optional<key_value>* prev) {
-  const std::uint32_t h = hash_key(key);
   key_entry* e = hash_.find(key, h);
   const key_version* cur = e == nullptr ? nullptr : e->live_at(current_);
   if (prev != nullptr && cur != nullptr) *prev = to_key_value(*e, *cur);
@@ -165,51 +164,42 @@ void kv_store::put(std::string_view key, std::string_view value, lease_id lease,
   changes_.push_back({e, v, cur});
 }
 
-void kv_store::prefetch_puts(std::span<const std::string_view> keys) const {
-  // Where each key is: its entry is loading (and may turn out to hold another key), or its search goes
-  // down the ordered index, or it is done.
-  enum class step : std::uint8_t { entry, descend, done };
-  struct state {
-    step at;
-    const key_entry* entry;
-    ordered_index::descent down;
-  };
-  std::array<state, max_prefetched_puts> st;
-  const std::size_t n = std::min(keys.size(), st.size());
-  std::array<std::uint32_t, max_prefetched_puts> hashes;
+void kv_store::prefetch_puts(std::span<const std::string_view> keys, std::span<const std::uint32_t> hashes) const {
+  const std::size_t n = std::min({keys.size(), hashes.size(), max_prefetched_puts});
+  for (std::size_t i = 0; i < n; ++i) hash_.prefetch(hashes[i]);
+  // The entries the slots name. A key whose slot names none is new: its search goes down the ordered
+  // index.
+  std::array<const key_entry*, max_prefetched_puts> entries;
   for (std::size_t i = 0; i < n; ++i) {
-    hashes[i] = hash_key(keys[i]);
-    hash_.prefetch(hashes[i]);
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    if (const key_entry* e = hash_.candidate(hashes[i])) {
-      st[i] = {step::entry, e, {}};
-      __builtin_prefetch(e);
-      __builtin_prefetch(reinterpret_cast<const char*>(e) + 63);  // a key may run into the next line
-    } else {
-      st[i] = {step::descend, nullptr, ordered_.start_descent()};
+    entries[i] = hash_.candidate(hashes[i]);
+    if (entries[i] != nullptr) {
+      __builtin_prefetch(entries[i]);
+      __builtin_prefetch(reinterpret_cast<const char*>(entries[i]) + 63);  // a key may run into the next line
     }
   }
-  for (bool more = true; more;) {
+  // An entry with the key: its newest version. Otherwise (none, or another key's tag: most likely a new
+  // key) the ordered index, a level per round for all such keys together.
+  std::array<ordered_index::descent, max_prefetched_puts> down;
+  std::array<bool, max_prefetched_puts> going{};
+  bool more = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    const key_entry* e = entries[i];
+    if (e != nullptr && e->hash == hashes[i] && e->key() == keys[i]) {
+      const auto* v = reinterpret_cast<const char*>(e->head);
+      __builtin_prefetch(v);
+      __builtin_prefetch(v + sizeof(key_version) - 1);
+    } else {
+      down[i] = ordered_.start_descent();
+      going[i] = ordered_.descend(down[i], keys[i]);
+      more = more || going[i];
+    }
+  }
+  while (more) {
     more = false;
     for (std::size_t i = 0; i < n; ++i) {
-      state& s = st[i];
-      if (s.at == step::entry) {
-        if (s.entry->hash == hashes[i] && s.entry->key() == keys[i]) {
-          const auto* v = reinterpret_cast<const char*>(s.entry->head);
-          __builtin_prefetch(v);
-          __builtin_prefetch(v + sizeof(key_version) - 1);
-          s.at = step::done;
-        } else {
-          s = {step::descend, nullptr, ordered_.start_descent()};  // another key's tag: most likely a new key
-        }
-      }
-      if (s.at == step::descend) {
-        if (ordered_.descend(s.down, keys[i])) {
-          more = true;
-        } else {
-          s.at = step::done;
-        }
+      if (going[i]) {
+        going[i] = ordered_.descend(down[i], keys[i]);
+        more = more || going[i];
       }
     }
   }

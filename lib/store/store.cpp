@@ -139,7 +139,6 @@ bool store::impl::can_defer(std::string_view key, std::string_view value, const 
 std::int64_t store::impl::defer_put(std::string_view key, std::string_view value, lease_id lease) {
   deferred.push_back({static_cast<std::uint32_t>(key.size()), static_cast<std::uint32_t>(value.size()), lease});
   deferred_data.append(key).append(value);
-  deferred_bytes += key.size() + value.size() + mvcc::kv_store::version_overhead;
   waiting.deferred.store(true, std::memory_order_relaxed);
   const std::int64_t rev = kv.current_revision() + static_cast<std::int64_t>(deferred.size());
   if (deferred.size() == max_deferred_puts) apply_deferred();
@@ -151,35 +150,34 @@ void store::impl::apply_deferred() {
   if (deferred.empty()) return;
   std::array<std::string_view, max_deferred_puts> keys;
   std::array<std::string_view, max_deferred_puts> values;
+  std::array<std::uint32_t, max_deferred_puts> hashes;
+  const std::size_t n = deferred.size();
   const std::string_view data = deferred_data;
   std::size_t at = 0;
-  for (std::size_t i = 0; i < deferred.size(); ++i) {
+  for (std::size_t i = 0; i < n; ++i) {
     keys[i] = data.substr(at, deferred[i].key_size);
     at += deferred[i].key_size;
     values[i] = data.substr(at, deferred[i].value_size);
     at += deferred[i].value_size;
+    hashes[i] = mvcc::hash_key(keys[i]);
   }
-  kv.prefetch_puts(std::span(keys.data(), deferred.size()));
+  kv.prefetch_puts(std::span(keys.data(), n), std::span(hashes.data(), n));
   std::size_t i = 0;
   try {
-    for (; i < deferred.size(); ++i) {
+    for (; i < n; ++i) {
       kv.begin_write();
-      kv.put(keys[i], values[i], deferred[i].lease, false, false, nullptr);
+      kv.put(keys[i], hashes[i], values[i], deferred[i].lease, false, false, nullptr);
       finish_write();  // in memory only there is nothing to commit()
     }
   } catch (...) {
     // Out of memory: the puts applied so far leave the buffer, the rest wait for the next try.
     deferred_data.erase(0, static_cast<std::size_t>(keys[i].data() - data.data()));
-    for (std::size_t j = 0; j < i; ++j) {
-      deferred_bytes -= deferred[j].key_size + deferred[j].value_size + mvcc::kv_store::version_overhead;
-    }
     deferred.erase(deferred.begin(), deferred.begin() + static_cast<std::ptrdiff_t>(i));
     waiting.deferred.store(true, std::memory_order_relaxed);
     throw;
   }
   deferred.clear();
   deferred_data.clear();
-  deferred_bytes = 0;
 }
 
 // Store-state checks along the branches the txn will take: first the puts, then the ranges (etcd's

@@ -214,7 +214,7 @@ struct store::impl final : lease::key_deleter, deferred_writes {
   // every data-adding write until compaction brings the store back under the quota.
   result<void> check_quota(std::uint64_t adding) const LEASEKV_REQUIRES_SHARED(mu) {
     if (opts.quota_bytes == 0) return BOOST_OUTCOME_V2_NAMESPACE::success();
-    if (no_space_alarm.load(std::memory_order_relaxed) || kv.bytes() + deferred_bytes + adding > opts.quota_bytes) {
+    if (no_space_alarm.load(std::memory_order_relaxed) || kv.bytes() + deferred_bytes() + adding > opts.quota_bytes) {
       no_space_alarm.store(true, std::memory_order_relaxed);
       return errc::no_space;
     }
@@ -297,7 +297,7 @@ struct store::impl final : lease::key_deleter, deferred_writes {
       LEASEKV_GUARDED_BY(mu);
   std::uint64_t renewal_seq LEASEKV_GUARDED_BY(mu) = 0;
   // Held-back puts: key and value sizes and lease, in order; their keys and values back to back in
-  // deferred_data; what they will add to kv.bytes().
+  // deferred_data.
   struct deferred_put {
     std::uint32_t key_size;
     std::uint32_t value_size;
@@ -305,7 +305,10 @@ struct store::impl final : lease::key_deleter, deferred_writes {
   };
   std::vector<deferred_put> deferred LEASEKV_GUARDED_BY(mu);
   std::string deferred_data LEASEKV_GUARDED_BY(mu);
-  std::uint64_t deferred_bytes LEASEKV_GUARDED_BY(mu) = 0;
+  // What the held-back puts will add to kv.bytes().
+  std::uint64_t deferred_bytes() const LEASEKV_REQUIRES_SHARED(mu) {
+    return deferred_data.size() + deferred.size() * mvcc::kv_store::version_overhead;
+  }
   // Watchers with progress_notify, by next notification time.
   std::map<std::pair<clock::time_point, std::uint64_t>, std::weak_ptr<watcher::state>> progress_timers
       LEASEKV_GUARDED_BY(mu);
