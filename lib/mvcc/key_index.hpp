@@ -122,7 +122,8 @@ class hash_index {
   // The first entry of `hash`'s probe run whose tag matches and for which match(entry) holds, or null.
   template <class Match>
   key_entry* probe(std::uint32_t hash, Match match) const;
-  void place(std::uintptr_t* slots, std::size_t capacity, key_entry* e) const;
+  // Puts `e` in the first free slot from `i` on (its home in `slots`).
+  void place_at(std::uintptr_t* slots, std::size_t capacity, std::size_t i, key_entry* e) const;
   void rebuild(std::size_t capacity);
 
   // A region of its own (huge pages once it is 2 MiB), so a probe costs one cache miss and no TLB miss.

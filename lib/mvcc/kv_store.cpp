@@ -143,8 +143,8 @@ revision kv_store::next_revision() {
   return {write_main_, write_sub_++};
 }
 
-void kv_store::put(std::string_view key, std::uint32_t h, std::string_view value, lease_id lease, bool ignore_value,
-                   bool ignore_lease, std::optional<key_value>* prev) {
+void kv_store::put(std::string_view key, std::uint32_t h, ordered_index::hint where, std::string_view value,
+                   lease_id lease, bool ignore_value, bool ignore_lease, std::optional<key_value>* prev) {
   key_entry* e = hash_.find(key, h);
   const key_version* cur = e == nullptr ? nullptr : e->live_at(current_);
   if (prev != nullptr && cur != nullptr) *prev = to_key_value(*e, *cur);
@@ -156,7 +156,7 @@ void kv_store::put(std::string_view key, std::uint32_t h, std::string_view value
   if (e == nullptr) {
     e = key_entry::make(arena_, key, h);
     hash_.insert(e);
-    ordered_.insert(e);
+    ordered_.insert(e, where);
   }
   v->older = e->head;
   e->head = v;
@@ -164,8 +164,9 @@ void kv_store::put(std::string_view key, std::uint32_t h, std::string_view value
   changes_.push_back({e, v, cur});
 }
 
-void kv_store::prefetch_puts(std::span<const std::string_view> keys, std::span<const std::uint32_t> hashes) const {
-  const std::size_t n = std::min({keys.size(), hashes.size(), max_prefetched_puts});
+void kv_store::prefetch_puts(std::span<const std::string_view> keys, std::span<const std::uint32_t> hashes,
+                             std::span<ordered_index::hint> where) const {
+  const std::size_t n = std::min({keys.size(), hashes.size(), where.size(), max_prefetched_puts});
   for (std::size_t i = 0; i < n; ++i) hash_.prefetch(hashes[i]);
   // The entries the slots name. A key whose slot names none is new: its search goes down the ordered
   // index.
@@ -179,7 +180,7 @@ void kv_store::prefetch_puts(std::span<const std::string_view> keys, std::span<c
   }
   // An entry with the key: its newest version. Otherwise (none, or another key's tag: most likely a new
   // key) the ordered index, a level per round for all such keys together.
-  std::array<ordered_index::descent, max_prefetched_puts> down;
+  std::array<ordered_index::descent, max_prefetched_puts> down{};
   std::array<bool, max_prefetched_puts> going{};
   bool more = false;
   for (std::size_t i = 0; i < n; ++i) {
@@ -203,6 +204,7 @@ void kv_store::prefetch_puts(std::span<const std::string_view> keys, std::span<c
       }
     }
   }
+  for (std::size_t i = 0; i < n; ++i) where[i] = ordered_.hint_of(down[i]);
 }
 
 void kv_store::bury(key_entry* e) {

@@ -109,16 +109,20 @@ class kv_store {
   // REQUIRES: inside a write group; key non-empty; for ignore_value / ignore_lease the key is alive.
   void put(std::string_view key, std::string_view value, lease_id lease, bool ignore_value,
            bool ignore_lease, std::optional<key_value>* prev) {
-    put(key, hash_key(key), value, lease, ignore_value, ignore_lease, prev);
+    put(key, hash_key(key), {}, value, lease, ignore_value, ignore_lease, prev);
   }
-  // The same, for a caller that has the key's hash_key() already.
-  void put(std::string_view key, std::uint32_t hash, std::string_view value, lease_id lease, bool ignore_value,
-           bool ignore_lease, std::optional<key_value>* prev);
+  // The same, for a caller that has the key's hash_key() already and, for a key prefetch_puts() found
+  // new, where in the ordered index it goes (else an empty hint).
+  void put(std::string_view key, std::uint32_t hash, ordered_index::hint where, std::string_view value, lease_id lease,
+           bool ignore_value, bool ignore_lease, std::optional<key_value>* prev);
   // Starts loading what put() of each of `keys` (at most max_prefetched_puts; hashes[i] is
   // hash_key(keys[i])) reads, for all the keys a step at a time so that their cache misses overlap
   // instead of queuing: the hash slot; then the entry it names and that entry's newest version; for a new
-  // key, the ordered index's nodes down to its leaf. Changes nothing, and needs no write group.
-  void prefetch_puts(std::span<const std::string_view> keys, std::span<const std::uint32_t> hashes) const;
+  // key, the ordered index's nodes down to its leaf, which it writes to where[i] for put() (an empty hint
+  // for other keys). Changes nothing, and needs no write group. The hints stay good while only puts
+  // follow (see ordered_index::hint).
+  void prefetch_puts(std::span<const std::string_view> keys, std::span<const std::uint32_t> hashes,
+                     std::span<ordered_index::hint> where) const;
   static constexpr std::size_t max_prefetched_puts = 32;
   // Deletes the key of `e` (an entry of this store, found earlier: entries outlive their keys' lives) if
   // it is alive; returns whether it was.

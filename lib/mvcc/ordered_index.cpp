@@ -94,7 +94,11 @@ bool ordered_index::descend(descent& d, std::string_view key) const {
   if (d.node == nullptr || d.level <= 1) return false;
   const auto* n = static_cast<const inner*>(d.node);
   // A key after every key goes down the last child, as insert() takes it.
-  const std::size_t i = std::min<std::size_t>(route(*n, key), n->head.count - 1u);
+  std::size_t i = route(*n, key);
+  if (i == n->head.count) {
+    d.past_end = true;
+    i = n->head.count - 1u;
+  }
   d.node = n->children[i];
   --d.level;
   prefetch_lines(d.node, d.level > 1 ? offsetof(inner, children) : node_bytes);
@@ -247,10 +251,24 @@ ordered_index::inner* ordered_index::new_inner() { return take_spare<inner>(); }
 
 // ---- insert ----
 
-void ordered_index::insert(key_entry* e) {
+void ordered_index::insert(key_entry* e) { insert(e, hint{}); }
+
+void ordered_index::insert(key_entry* e, hint where) {
   reserve_spares(height_ + 1);  // from here on nothing allocates, so nothing throws
-  ++size_;
   const std::string_view key = e->key();
+  if (where.leaf != nullptr && where.frees == frees_) {
+    // The leaf the descent found (see hint): it still holds the key's place if the key sorts before its
+    // last key, and then, with room, the insert ends there; a full leaf splits from the root down.
+    auto* l = static_cast<leaf*>(const_cast<void*>(where.leaf));  // ours; descents see it const only
+    const std::size_t s = find(*l, key);
+    if (s < l->head.count && l->head.count < leaf_capacity) {
+      ++size_;
+      ++hinted_inserts_;
+      insert_slot(*l, s, e);
+      return;
+    }
+  }
+  ++size_;
   if (root_ == nullptr) {
     leaf* l = new_leaf();
     l->head.count = 1;

@@ -70,15 +70,30 @@ class ordered_index {
   // before it started loading, and starts loading the next.
   struct descent {
     const void* node = nullptr;
-    std::size_t level = 0;  // 1 at a leaf, 2 just above the leaves, ...
+    std::size_t level = 0;   // 1 at a leaf, 2 just above the leaves, ...
+    bool past_end = false;   // the key sorts after every key of some node on the way
   };
   descent start_descent() const { return {root_, height_}; }
   // Steps `d` one level down toward where `key` is or would be inserted, and starts loading the node it
   // reaches (for a leaf, its header and heads). Returns whether there is a level left below it.
   bool descend(descent& d, std::string_view key) const;
 
-  // REQUIRES: no entry with e's key is present. Strong guarantee: if it throws (bad_alloc), the index
-  // is as it was.
+  // Where a descent for a key ended, so that insert() of that key need not go down the tree again: the
+  // leaf the key belongs in, if the key sorts before that leaf's last key (so the leaf's high keys up the
+  // tree need no update). Inserts only ever split a leaf's keys between it and new leaves after it, so the
+  // hint stays good while no node is freed (by erase()); insert() checks that, and that the key still
+  // sorts before the leaf's last key (else the leaf was split: it goes down from the root).
+  struct hint {
+    const void* leaf = nullptr;
+    std::uint64_t frees = 0;  // nodes freed before the descent
+  };
+  hint hint_of(const descent& d) const {
+    return d.node != nullptr && d.level == 1 && !d.past_end ? hint{d.node, frees_} : hint{};
+  }
+
+  // REQUIRES: no entry with e's key is present; `where` is empty or hint_of() a descent for e's key.
+  // Strong guarantee: if it throws (bad_alloc), the index is as it was.
+  void insert(key_entry* e, hint where);
   void insert(key_entry* e);
   // REQUIRES: e is present.
   void erase(const key_entry* e);
@@ -87,6 +102,8 @@ class ordered_index {
   std::size_t height() const { return height_; }
   // The nodes it holds (leaves and inner nodes), node_bytes each.
   std::size_t nodes() const { return nodes_; }
+  // Inserts that ended in the leaf their hint named, without going down the tree.
+  std::size_t hinted_inserts() const { return hinted_inserts_; }
 
   // The 8 bytes of `key` from `offset` on, zero-padded, as a number that orders like the bytes.
   static std::uint64_t head_of(std::string_view key, std::size_t offset);
@@ -188,6 +205,7 @@ class ordered_index {
   inner* new_inner();
   void free_node(void* n) noexcept {
     --nodes_;
+    ++frees_;
     arena_.deallocate(n, node_bytes);
   }
 
@@ -199,6 +217,8 @@ class ordered_index {
   std::size_t height_ = 0;
   std::size_t size_ = 0;
   std::size_t nodes_ = 0;
+  std::uint64_t frees_ = 0;  // nodes ever freed: a hint from before a free may name a freed leaf
+  std::size_t hinted_inserts_ = 0;
 };
 
 }  // namespace leasekv::mvcc

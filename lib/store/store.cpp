@@ -161,12 +161,13 @@ void store::impl::apply_deferred() {
     at += deferred[i].value_size;
     hashes[i] = mvcc::hash_key(keys[i]);
   }
-  kv.prefetch_puts(std::span(keys.data(), n), std::span(hashes.data(), n));
+  std::array<mvcc::ordered_index::hint, max_deferred_puts> where;
+  kv.prefetch_puts(std::span(keys.data(), n), std::span(hashes.data(), n), std::span(where.data(), n));
   std::size_t i = 0;
   try {
     for (; i < n; ++i) {
       kv.begin_write();
-      kv.put(keys[i], hashes[i], values[i], deferred[i].lease, false, false, nullptr);
+      kv.put(keys[i], hashes[i], where[i], values[i], deferred[i].lease, false, false, nullptr);
       finish_write();  // in memory only there is nothing to commit()
     }
   } catch (...) {

@@ -325,3 +325,73 @@ TEST_CASE("ordered index: a descent taken a level at a time reaches the leaf a s
   CHECK(leaf_by_descent("") == idx.begin().node);
   CHECK(leaf_by_descent("\xff") == last_leaf);
 }
+
+TEST_CASE("ordered index: inserts hinted by descents taken before them all land where unhinted ones would", "[mvcc]") {
+  // kv_store::prefetch_puts takes a batch of new keys down the tree first, then puts them one by one with
+  // the leaves it found as hints. Earlier inserts of the batch split leaves that later hints name, and an
+  // erase may free them: such a hint must not misplace its key.
+  entries es;
+  ordered_index idx;
+  std::set<std::string> model;
+  auto key = [](int i) { return fmt::format("/registry/pods/{:08d}", i); };
+  auto add = [&](const std::string& k, ordered_index::hint h) {
+    model.insert(k);
+    idx.insert(es.make(k), h);
+  };
+  auto hint_for = [&](const std::string& k) {
+    auto d = idx.start_descent();
+    while (idx.descend(d, k)) {
+    }
+    return idx.hint_of(d);
+  };
+  for (int i = 0; i < 20000; ++i) add(key(100 * i), {});  // multiples of 100: room between them
+  REQUIRE(idx.height() == 3);
+
+  // A batch: 40 keys in each of 20 gaps (each gap's 40 land in one leaf, about half full, which they fill
+  // and split midway), 200 scattered keys, a key before all and keys after all (no hint: they change high
+  // keys).
+  std::mt19937 rng(11);
+  std::vector<std::string> batch;
+  for (int g = 0; g < 20; ++g) {
+    const int base = 100 * static_cast<int>(rng() % 19990);
+    for (int j = 1; j <= 40; ++j) batch.push_back(key(base + j));
+  }
+  for (int i = 0; i < 200; ++i) batch.push_back(key(100 * static_cast<int>(rng() % 20000) + 50));
+  batch.push_back("/registry/pods/");
+  batch.push_back(key(3000000));
+  batch.push_back(key(3000001));
+  std::sort(batch.begin(), batch.end());
+  batch.erase(std::unique(batch.begin(), batch.end()), batch.end());
+  std::shuffle(batch.begin(), batch.end(), rng);
+  std::vector<ordered_index::hint> hints;
+  for (const auto& k : batch) hints.push_back(hint_for(k));
+  CHECK(hints[static_cast<std::size_t>(std::find(batch.begin(), batch.end(), key(3000001)) - batch.begin())].leaf ==
+        nullptr);
+  const std::size_t splits_before = idx.nodes();
+  for (std::size_t i = 0; i < batch.size(); ++i) add(batch[i], hints[i]);
+  CHECK(idx.nodes() > splits_before);                 // the batch split leaves its hints named
+  CHECK(idx.hinted_inserts() > batch.size() * 3 / 4);  // most hints were taken
+  CHECK(idx.hinted_inserts() < batch.size());          // and some, stale, were not
+  same_keys(idx, model);
+  for (const auto& k : batch) same_lower_bound(idx, model, k);
+
+  // Hints taken before an erase frees a leaf are not used: the leaf may be gone.
+  std::vector<std::string> late{key(1500003), key(1500013), key(500007)};
+  std::vector<ordered_index::hint> late_hints;
+  for (const auto& k : late) late_hints.push_back(hint_for(k));
+  const auto first = idx.lower_bound(key(1500000));
+  std::vector<key_entry*> doomed;
+  for (auto p = first; p != idx.end() && idx.at(p)->key() < key(1510000); idx.next(p)) doomed.push_back(idx.at(p));
+  const std::size_t nodes_before = idx.nodes();
+  for (key_entry* e : doomed) {
+    model.erase(std::string(e->key()));
+    idx.erase(e);
+    es.retire(e);
+  }
+  REQUIRE(idx.nodes() < nodes_before);  // leaves were freed
+  const std::size_t hinted = idx.hinted_inserts();
+  for (std::size_t i = 0; i < late.size(); ++i) add(late[i], late_hints[i]);
+  CHECK(idx.hinted_inserts() == hinted);
+  same_keys(idx, model);
+  for (const auto& k : late) same_lower_bound(idx, model, k);
+}
