@@ -12,17 +12,6 @@ namespace leasekv::lease {
 
 // ---- lease_table ----
 
-namespace {
-// The lower half of an id the table chose is its slot, masked by a function of the upper half, so ids
-// look random rather than counting.
-std::uint32_t slot_mask(std::uint32_t upper) { return static_cast<std::uint32_t>((upper * 0x9E3779B97F4A7C15ull) >> 32); }
-}  // namespace
-
-std::uint32_t lease_table::slot_of(lease_id id) {
-  const auto bits = static_cast<std::uint64_t>(id);
-  return static_cast<std::uint32_t>(bits) ^ slot_mask(static_cast<std::uint32_t>(bits >> 32));
-}
-
 lease_id lease_table::id_of(std::uint32_t slot, std::uint64_t random) {
   std::uint32_t upper = static_cast<std::uint32_t>(random >> 33);  // 31 bits: the id stays positive
   if (upper == 0) upper = 1;
@@ -36,17 +25,6 @@ lease_table::~lease_table() {
     for (std::size_t i = 0; i < n; ++i) recs[i].~lease_record();
     base::free_region(recs, n * sizeof(lease_record));
   }
-}
-
-// Chunk c holds slots [first_chunk * (2^c - 1), first_chunk * (2^(c+1) - 1)).
-std::pair<std::size_t, std::size_t> lease_table::locate(std::uint32_t i) {
-  const auto c = static_cast<std::size_t>(std::bit_width(i / first_chunk + 1) - 1);
-  return {c, i - first_chunk * ((std::size_t{1} << c) - 1)};
-}
-
-lease_record& lease_table::slot(std::uint32_t i) const {
-  const auto [c, at] = locate(i);
-  return chunks_[c].load(std::memory_order_relaxed)[at];
 }
 
 void lease_table::prefetch(lease_id id) const {
@@ -76,10 +54,7 @@ std::uint32_t lease_table::next_free() {
   return free_.back();
 }
 
-lease_record* lease_table::find(lease_id id) const {
-  if (const std::uint32_t i = slot_of(id); i < used_) {
-    if (lease_record& r = slot(i); r.id == id && id != no_lease) return &r;
-  }
+lease_record* lease_table::find_elsewhere(lease_id id) const {
   if (elsewhere_.empty()) return nullptr;
   const auto it = elsewhere_.find(id);
   return it == elsewhere_.end() ? nullptr : &slot(it->second);
@@ -196,7 +171,7 @@ result<void> lessor::revoke(lease_id id) {
   return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 
-result<const lease_record*> lessor::renew(lease_id id, clock::time_point now) {
+result<const lease_record*> lessor::renew(lease_id id, clock::time_point now, clock::time_point* before) {
   lease_record* found = leases_.find(id);
   if (found == nullptr) return errc::lease_not_found;
   lease_record& rec = *found;
@@ -204,6 +179,7 @@ result<const lease_record*> lessor::renew(lease_id id, clock::time_point now) {
     BOOST_OUTCOME_TRYV(revoke(id));
     return errc::lease_not_found;
   }
+  if (before != nullptr) *before = rec.expires_at;
   rec.expires_at = now + rec.ttl;
   const std::int64_t tick = ticks_ceil(rec.expires_at);
   if (tick >= rec.deadline) {

@@ -19,6 +19,7 @@
 
 #include <array>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -62,7 +63,13 @@ class lease_table {
   lease_table& operator=(const lease_table&) = delete;
   ~lease_table();
 
-  lease_record* find(lease_id id) const;
+  lease_record* find(lease_id id) const {
+    // The usual case inline (a renewal's one lookup): an id naming its own slot.
+    if (const std::uint32_t i = slot_of(id); i < used_) {
+      if (lease_record& r = slot(i); r.id == id && id != no_lease) return &r;
+    }
+    return find_elsewhere(id);
+  }
   // Starts loading the slot `id` names into the cache. Safe without the owner's lock and for any id: it
   // reads nothing but chunk pointers, which never change once set.
   void prefetch(lease_id id) const;
@@ -85,10 +92,26 @@ class lease_table {
 
  private:
   static constexpr std::uint32_t first_chunk = 64;
-  static std::uint32_t slot_of(lease_id id);
+  // The lower half of an id the table chose is its slot, masked by a function of the upper half, so ids
+  // look random rather than counting.
+  static std::uint32_t slot_mask(std::uint32_t upper) {
+    return static_cast<std::uint32_t>((upper * 0x9E3779B97F4A7C15ull) >> 32);
+  }
+  static std::uint32_t slot_of(lease_id id) {
+    const auto bits = static_cast<std::uint64_t>(id);
+    return static_cast<std::uint32_t>(bits) ^ slot_mask(static_cast<std::uint32_t>(bits >> 32));
+  }
   static lease_id id_of(std::uint32_t slot, std::uint64_t random);
-  static std::pair<std::size_t, std::size_t> locate(std::uint32_t slot);  // chunk, index in it
-  lease_record& slot(std::uint32_t i) const;
+  // Chunk c holds slots [first_chunk * (2^c - 1), first_chunk * (2^(c+1) - 1)): returns chunk, index in it.
+  static std::pair<std::size_t, std::size_t> locate(std::uint32_t i) {
+    const auto c = static_cast<std::size_t>(std::bit_width(i / first_chunk + 1) - 1);
+    return {c, i - first_chunk * ((std::size_t{1} << c) - 1)};
+  }
+  lease_record& slot(std::uint32_t i) const {
+    const auto [c, at] = locate(i);
+    return chunks_[c].load(std::memory_order_relaxed)[at];
+  }
+  lease_record* find_elsewhere(lease_id id) const;  // find() past its own slot
   std::uint32_t next_free();
   void extend_to(std::uint32_t slots);  // makes slots [0, slots) exist
 
@@ -129,9 +152,10 @@ class lessor {
   // lease_not_found.
   result<void> revoke(lease_id id);
 
-  // Restores the full TTL from `now`. A lease whose deadline has passed is revoked here instead and the
-  // call fails with lease_not_found: an expired lease is never resurrected.
-  result<const lease_record*> renew(lease_id id, clock::time_point now);
+  // Restores the full TTL from `now`, and sets `*before` (if given) to the deadline it replaced. A lease
+  // whose deadline has passed is revoked here instead and the call fails with lease_not_found: an expired
+  // lease is never resurrected.
+  result<const lease_record*> renew(lease_id id, clock::time_point now, clock::time_point* before = nullptr);
 
   // Replaying the log: a lease as it was granted (with its deadline), a renewal's new deadline, and a
   // lease that was revoked (its keys' deletions are replayed by the store).

@@ -54,11 +54,6 @@ result<void> store::impl::commit(storage::entry_record rec, bool group) {
   return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 
-result<void> store::impl::durable(std::uint64_t lsn) {
-  if (!dir || opts.sync != sync_policy::group_commit || lsn == 0) return BOOST_OUTCOME_V2_NAMESPACE::success();
-  return dir->sync_to(lsn);
-}
-
 void store::impl::emit_snapshot(const std::function<void(std::string_view)>& emit) const {
   storage::snap_meta_record meta;
   meta.revision = kv.current_revision();
@@ -85,8 +80,8 @@ void store::impl::emit_snapshot(const std::function<void(std::string_view)>& emi
   }
 }
 
-void store::impl::maybe_snapshot() {
-  if (!dir || !dir->wants_snapshot()) return;
+void store::impl::snapshot_if_due() {
+  if (!dir->wants_snapshot()) return;
   auto r = dir->snapshot([this](const std::function<void(std::string_view)>& emit) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
     emit_snapshot(emit);
   });

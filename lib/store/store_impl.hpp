@@ -243,10 +243,16 @@ struct store::impl final : lease::key_deleter, deferred_writes {
   // Appends `rec` (plus the open write group's changes, if `group`) to the log. On failure the group is
   // undone and the error returned. In memory-only mode it only records nothing. Sets last_lsn.
   result<void> commit(storage::entry_record rec, bool group) LEASEKV_REQUIRES(mu);
-  void maybe_snapshot() LEASEKV_REQUIRES(mu);
+  void maybe_snapshot() LEASEKV_REQUIRES(mu) {
+    if (dir) snapshot_if_due();  // inline: in memory only, every write's whole cost is this test
+  }
+  void snapshot_if_due() LEASEKV_REQUIRES(mu);
   // The whole state as snapshot records (meta, keys, leases), for automatic snapshots and save_snapshot.
   void emit_snapshot(const std::function<void(std::string_view)>& emit) const LEASEKV_REQUIRES_SHARED(mu);
-  result<void> durable(std::uint64_t lsn) LEASEKV_EXCLUDES(mu);
+  result<void> durable(std::uint64_t lsn) LEASEKV_EXCLUDES(mu) {
+    if (!dir || opts.sync != sync_policy::group_commit || lsn == 0) return BOOST_OUTCOME_V2_NAMESPACE::success();
+    return dir->sync_to(lsn);
+  }
   result<void> recover() LEASEKV_NO_THREAD_SAFETY_ANALYSIS;  // before start(): no other thread yet
   // Replays one log entry; `live` (a reader following a writer) also feeds attachments and watchers.
   bool apply_entry(const storage::entry_record& rec, bool live) LEASEKV_REQUIRES(mu);

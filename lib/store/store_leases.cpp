@@ -36,15 +36,9 @@ result<void> store::impl::delete_lease_keys(lease_id id, std::vector<lease::key_
 }
 
 result<const lease::lease_record*> store::impl::renew(lease_id id, clock::time_point now) {
-  const lease::lease_record* rec = lessor.find(id);
-  if (rec == nullptr) return errc::lease_not_found;
-  if (rec->expires_at <= now) {
-    // Expired, not yet revoked: revoke it now; it is never resurrected.
-    BOOST_OUTCOME_TRYV(lessor.revoke(id));
-    return errc::lease_not_found;
-  }
-  const clock::time_point before = rec->expires_at;
-  BOOST_OUTCOME_TRY(renewed, lessor.renew(id, now));
+  // An expired lease not yet revoked is revoked here (lease_not_found): it is never resurrected.
+  clock::time_point before;
+  BOOST_OUTCOME_TRY(renewed, lessor.renew(id, now, &before));
   if (!dir) return renewed;  // memory only: no record to build
   auto op = lease_op(storage::lease_op_kind::renew, id);
   op.deadline_wall_ms = to_wall_ms(renewed->expires_at);
@@ -265,8 +259,10 @@ result<lease_revoke_response> store::revoke(lease_id id) {
 }
 
 result<lease_keep_alive_response> store::keep_alive_once(lease_id id) {
+  // First of all: the lease's cache miss overlaps everything up to its lookup, and the tail of the call
+  // before (in a loop of renewals, two misses are in flight rather than one).
+  impl_->prefetch_lease(id);
   BOOST_OUTCOME_TRYV(impl_->check_writable());
-  impl_->prefetch_lease(id);  // the lease's cache miss overlaps taking the lock
   lease_keep_alive_response out;
   std::uint64_t lsn = 0;
   {
