@@ -11,9 +11,24 @@ namespace leasekv::mvcc {
 
 namespace {
 
+// How many leading bytes a and b share, compared 8 at a time: every search compares the key with each
+// node's prefix (~20 bytes for keys like /registry/pods/%08d), every insert with its leaf's.
 std::size_t common_prefix(std::string_view a, std::string_view b) {
-  const auto [ia, ib] = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
-  return static_cast<std::size_t>(ia - a.begin());
+  const std::size_t n = std::min(a.size(), b.size());
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t x;
+    std::uint64_t y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) {
+      const std::uint64_t diff = x ^ y;
+      const int bit = std::endian::native == std::endian::little ? std::countr_zero(diff) : std::countl_zero(diff);
+      return i + static_cast<std::size_t>(bit / 8);
+    }
+  }
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
 }
 
 // The first of heads[0, count) that is >= h, without a branch per step to mispredict: a search goes down
@@ -39,9 +54,7 @@ void prefetch_lines(const void* p, std::size_t bytes) {
 template <class KeyAt>
 std::size_t find_slot(std::string_view prefix, const std::uint64_t* heads, std::size_t count, std::string_view key,
                       KeyAt key_at) {
-  // Most keys searched for in a node start with its prefix: one memcmp says so.
-  const bool within = key.size() >= prefix.size() && std::memcmp(key.data(), prefix.data(), prefix.size()) == 0;
-  if (const std::size_t shared = within ? prefix.size() : common_prefix(key, prefix); shared < prefix.size()) {
+  if (const std::size_t shared = common_prefix(key, prefix); shared < prefix.size()) {
     // Every key of the node starts with the prefix; `key` does not, so it sorts before or after them all.
     const bool before = shared == key.size() ||
                         static_cast<unsigned char>(key[shared]) < static_cast<unsigned char>(prefix[shared]);
@@ -67,17 +80,6 @@ std::size_t find_slot(std::string_view prefix, const std::uint64_t* heads, std::
 
 }  // namespace
 
-std::uint64_t ordered_index::head_of(std::string_view key, std::size_t offset) {
-  std::uint64_t h = 0;
-  if (offset + 8 <= key.size()) {
-    std::memcpy(&h, key.data() + offset, 8);  // the usual case: one load, not a call
-  } else if (offset < key.size()) {
-    std::memcpy(&h, key.data() + offset, key.size() - offset);
-  }
-  if constexpr (std::endian::native == std::endian::little) h = __builtin_bswap64(h);
-  return h;
-}
-
 // ---- searching ----
 
 template <class Node>
@@ -93,8 +95,9 @@ std::size_t ordered_index::route(const inner& n, std::string_view key) {
 bool ordered_index::descend(descent& d, std::string_view key) const {
   if (d.node == nullptr || d.level <= 1) return false;
   const auto* n = static_cast<const inner*>(d.node);
-  // A key after every key goes down the last child, as insert() takes it.
-  std::size_t i = route(*n, key);
+  // The previous step started loading this node (route() would only ask again). A key after every key
+  // goes down the last child, as insert() takes it.
+  std::size_t i = find(*n, key);
   if (i == n->head.count) {
     d.past_end = true;
     i = n->head.count - 1u;

@@ -29,8 +29,10 @@
 #include "mvcc/key_index.hpp"
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace leasekv::mvcc {
@@ -106,7 +108,16 @@ class ordered_index {
   std::size_t hinted_inserts() const { return hinted_inserts_; }
 
   // The 8 bytes of `key` from `offset` on, zero-padded, as a number that orders like the bytes.
-  static std::uint64_t head_of(std::string_view key, std::size_t offset);
+  static std::uint64_t head_of(std::string_view key, std::size_t offset) {
+    std::uint64_t h = 0;
+    if (offset + 8 <= key.size()) {
+      std::memcpy(&h, key.data() + offset, 8);  // the usual case: one load, not a call
+    } else if (offset < key.size()) {
+      std::memcpy(&h, key.data() + offset, key.size() - offset);
+    }
+    if constexpr (std::endian::native == std::endian::little) h = __builtin_bswap64(h);
+    return h;
+  }
 
   static constexpr std::size_t node_bytes = 1024;
   static constexpr std::size_t max_prefix = 44;
