@@ -395,3 +395,28 @@ TEST_CASE("ordered index: inserts hinted by descents taken before them all land 
   same_keys(idx, model);
   for (const auto& k : late) same_lower_bound(idx, model, k);
 }
+
+TEST_CASE("hash_key spreads keys over the top bits (a slot) and the whole word (a tag), whatever their length", "[mvcc]") {
+  // hash_index takes a key's slot from the top bits of hash_key and its tag from all 32: keys that differ
+  // only in their last byte, or are shorter than a word, must spread as well as the rest.
+  std::vector<std::string> keys;
+  for (int i = 0; i < 60000; ++i) keys.push_back(fmt::format("/registry/pods/{:08d}", i));
+  for (int i = 0; i < 20000; ++i) keys.push_back(fmt::format("k{}", i));           // 2-6 bytes
+  for (int i = 0; i < 20000; ++i) keys.push_back(std::string(static_cast<std::size_t>(9 + i % 23), 'x') + static_cast<char>(i % 251) +
+                                                    static_cast<char>(i / 251));   // long, differing at the end
+  std::vector<int> buckets(256);
+  std::unordered_set<std::uint32_t> seen;
+  for (const auto& k : keys) {
+    const std::uint32_t h = hash_key(k);
+    ++buckets[h >> 24];
+    seen.insert(h);
+  }
+  const double expected = static_cast<double>(keys.size()) / 256.0;  // ~390 a bucket
+  for (int b : buckets) {
+    CHECK(b > expected * 0.7);
+    CHECK(b < expected * 1.3);
+  }
+  CHECK(keys.size() - seen.size() < 10);  // a random 32-bit hash would collide ~1.2 times
+  CHECK(hash_key("") != hash_key(std::string_view("\0", 1)));
+  CHECK(hash_key("abc") == hash_key(std::string("abc")));
+}
