@@ -258,6 +258,7 @@ void ordered_index::insert(key_entry* e) { insert(e, hint{}); }
 
 void ordered_index::insert(key_entry* e, hint where) {
   reserve_spares(height_ + 1);  // from here on nothing allocates, so nothing throws
+  ++size_;
   const std::string_view key = e->key();
   if (where.leaf != nullptr && where.frees == frees_) {
     // The leaf the descent found (see hint): it still holds the key's place if the key sorts before its
@@ -265,13 +266,11 @@ void ordered_index::insert(key_entry* e, hint where) {
     auto* l = static_cast<leaf*>(const_cast<void*>(where.leaf));  // ours; descents see it const only
     const std::size_t s = find(*l, key);
     if (s < l->head.count && l->head.count < leaf_capacity) {
-      ++size_;
       ++hinted_inserts_;
       insert_slot(*l, s, e);
       return;
     }
   }
-  ++size_;
   if (root_ == nullptr) {
     leaf* l = new_leaf();
     l->head.count = 1;
