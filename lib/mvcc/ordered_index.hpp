@@ -92,6 +92,14 @@ class ordered_index {
   hint hint_of(const descent& d) const {
     return d.node != nullptr && d.level == 1 && !d.past_end ? hint{d.node, frees_} : hint{};
   }
+  // Starts loading the hint's leaf again, whole, shortly before insert() uses it: a batch's descents load
+  // each leaf once, but by the time the batch's later inserts come to theirs, the lines have often gone
+  // (the insert's move of the entries after its slot then waited on them: ~10% of a put, perf).
+  static void prefetch(hint where) {
+    const auto* p = static_cast<const char*>(where.leaf);
+    if (p == nullptr) return;
+    for (std::size_t off = 0; off < node_bytes; off += 64) __builtin_prefetch(p + off);
+  }
 
   // REQUIRES: no entry with e's key is present; `where` is empty or hint_of() a descent for e's key.
   // Strong guarantee: if it throws (bad_alloc), the index is as it was.

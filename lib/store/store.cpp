@@ -163,9 +163,11 @@ void store::impl::apply_deferred() {
   }
   std::array<mvcc::ordered_index::hint, max_deferred_puts> where;
   kv.prefetch_puts(std::span(keys.data(), n), std::span(hashes.data(), n), std::span(where.data(), n));
+  constexpr std::size_t leaf_lead = 2;  // puts ahead: each takes ~400 ns, a leaf's lines ~200 ns to come
   std::size_t i = 0;
   try {
     for (; i < n; ++i) {
+      if (i + leaf_lead < n) mvcc::ordered_index::prefetch(where[i + leaf_lead]);
       kv.begin_write();
       kv.put(keys[i], hashes[i], where[i], values[i], deferred[i].lease, false, false, nullptr);
       finish_write();  // in memory only there is nothing to commit()
