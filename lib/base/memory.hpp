@@ -26,9 +26,13 @@
 #pragma once
 
 #include <array>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -45,8 +49,38 @@ void free_region(void* p, std::size_t bytes) noexcept;
 // Whether allocate_region(bytes) returns memory that is all zeros.
 constexpr bool region_is_zeroed(std::size_t bytes) { return bytes >= huge_page_size; }
 
-// Faults ranges of memory in on a thread of its own (memory.cpp).
-class prefaulter;
+// Faults ranges of memory in, in the order asked, on a thread of its own started with the first request
+// and run at idle priority (SCHED_IDLE): on CPU time nothing else wants, it takes page faults (and a VM
+// host's faults) off the thread that will write the memory. Writing a page while it is being faulted in
+// is safe: the kernel faults each page in once, and leaves a page already in alone. Prefaulting only
+// saves time: where no thread can be started, a request does nothing.
+class prefaulter {
+ public:
+  prefaulter() = default;
+  ~prefaulter();  // drops what is not started, and waits for what is
+  prefaulter(const prefaulter&) = delete;
+  prefaulter& operator=(const prefaulter&) = delete;
+
+  // REQUIRES: [p, p + bytes) is mapped, and stays mapped until forget() of it returns. Never blocks for
+  // the work itself.
+  void request(void* p, std::size_t bytes);
+  // Drops the requests inside [p, p + bytes) not started yet and waits for one in progress there, so
+  // that the range can be unmapped.
+  void forget(const void* p, std::size_t bytes);
+  // Waits until every request is done.
+  void wait_idle();
+
+ private:
+  void run();
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<std::pair<void*, std::size_t>> pending_;
+  std::pair<void*, std::size_t> busy_{nullptr, 0};  // the request in progress
+  bool stop_ = false;
+  bool failed_ = false;
+  std::thread thread_;
+};
 
 class node_arena {
  public:

@@ -125,6 +125,10 @@ class hash_index {
   // Puts `e` in the first free slot from `i` on (its home in `slots`).
   void place_at(std::uintptr_t* slots, std::size_t capacity, std::size_t i, key_entry* e) const;
   void rebuild(std::size_t capacity);
+  // Asks prefaulter_ for a new table's pages after its first (tables of two huge pages and more).
+  void prefault(void* table, std::size_t bytes);
+  // Frees slots_, first taking back whatever was asked of prefaulter_ for it.
+  void free_table() noexcept;
 
   // A region of its own (huge pages once it is 2 MiB), so a probe costs one cache miss and no TLB miss.
   std::uintptr_t* slots_ = nullptr;  // 0: empty
@@ -132,6 +136,9 @@ class hash_index {
   std::size_t size_ = 0;
   bool huge_pages_ = true;
   bool tagging_ = sizeof(void*) == 8;
+  // Faults a new table's pages in while rebuild() fills it (see rebuild); made with the first table of
+  // two huge pages or more.
+  std::unique_ptr<base::prefaulter> prefaulter_;
 };
 
 }  // namespace leasekv::mvcc

@@ -119,6 +119,22 @@ TEST_CASE("hash index: finds, inserts and erases like a std::set under random ch
   for (const auto& k : model) CHECK(h.find(k, hash_key(k)) != nullptr);
 }
 
+TEST_CASE("hash index: keeps every key across growths into tables its prefaulter faults in", "[mvcc]") {
+  // 400,000 keys grow the table past 4 MiB (600k slots and more): the rebuilds into it fault its pages
+  // in on the prefaulter's thread while they place entries.
+  entries es;
+  hash_index h;
+  std::vector<key_entry*> all;
+  for (int i = 0; i < 400000; ++i) {
+    all.push_back(es.make(fmt::format("/registry/pods/{:08d}", i)));
+    h.insert(all.back());
+  }
+  REQUIRE(h.size() == all.size());
+  for (const key_entry* e : all) REQUIRE(h.find(e->key(), e->hash) == e);
+  for (std::size_t i = 0; i < all.size(); i += 2) h.erase(all[i]);
+  for (std::size_t i = 0; i < all.size(); ++i) REQUIRE((h.find(all[i]->key(), all[i]->hash) != nullptr) == (i % 2 == 1));
+}
+
 TEST_CASE("ordered index: keeps keys sorted across chunk splits and erasures", "[mvcc]") {
   entries es;
   ordered_index idx;
