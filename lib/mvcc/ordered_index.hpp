@@ -117,12 +117,21 @@ class ordered_index {
 
   // The 8 bytes of `key` from `offset` on, zero-padded, as a number that orders like the bytes.
   static std::uint64_t head_of(std::string_view key, std::size_t offset) {
+    if (offset + 8 <= key.size()) return load_big_endian(key.data() + offset);
+    if (offset >= key.size()) return 0;
+    // Fewer than 8 bytes left (a node's prefix often leaves a key's last 2-7): the 8 bytes that end the
+    // key, shifted so that those bytes come first, in one load too rather than a memcpy call of n bytes.
+    const std::size_t n = key.size() - offset;
+    if (key.size() >= 8) return load_big_endian(key.data() + key.size() - 8) << (8 * (8 - n));
     std::uint64_t h = 0;
-    if (offset + 8 <= key.size()) {
-      std::memcpy(&h, key.data() + offset, 8);  // the usual case: one load, not a call
-    } else if (offset < key.size()) {
-      std::memcpy(&h, key.data() + offset, key.size() - offset);
-    }
+    std::memcpy(&h, key.data() + offset, n);
+    if constexpr (std::endian::native == std::endian::little) h = __builtin_bswap64(h);
+    return h;
+  }
+
+  static std::uint64_t load_big_endian(const char* p) {
+    std::uint64_t h;
+    std::memcpy(&h, p, 8);
     if constexpr (std::endian::native == std::endian::little) h = __builtin_bswap64(h);
     return h;
   }

@@ -203,6 +203,24 @@ TEST_CASE("ordered index: a head orders like the 8 bytes it holds", "[mvcc]") {
   CHECK(ordered_index::head_of("short", 9) == 0);
 }
 
+TEST_CASE("ordered index: a head is the key's 8 bytes from its offset, zero-padded, at every length and offset", "[mvcc]") {
+  // head_of loads a key's last 8 bytes when fewer than 8 remain past the offset: each byte still lands
+  // where a byte-by-byte reading puts it.
+  const std::string bytes = "\x01/registry/pods/\x80\xff\x7f" "0123456789abcdefghij";
+  for (std::size_t size = 0; size <= bytes.size(); ++size) {
+    const std::string_view key(bytes.data(), size);
+    for (std::size_t offset = 0; offset <= size + 2; ++offset) {
+      std::uint64_t expected = 0;
+      for (std::size_t i = 0; i < 8; ++i) {
+        const std::uint64_t b = offset + i < size ? static_cast<unsigned char>(key[offset + i]) : 0;
+        expected |= b << (8 * (7 - i));
+      }
+      INFO("size " << size << ", offset " << offset);
+      REQUIRE(ordered_index::head_of(key, offset) == expected);
+    }
+  }
+}
+
 TEST_CASE("ordered index: a tree grows to four levels, splits, loses its largest keys and empties", "[mvcc]") {
   // Enough keys for leaves, two levels of inner nodes and a root; keys whose shared prefix is longer than
   // a node can hold (so heads tie and key bytes decide); erasures from the top (each one changes the
