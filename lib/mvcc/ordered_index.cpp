@@ -104,7 +104,7 @@ bool ordered_index::descend(descent& d, std::string_view key) const {
   }
   d.node = n->children[i];
   --d.level;
-  prefetch_lines(d.node, d.level > 1 ? offsetof(inner, children) : node_bytes);
+  prefetch_lines(d.node, d.level > 1 ? offsetof(inner, children) : offsetof(leaf, entries));
   return d.level > 1;
 }
 

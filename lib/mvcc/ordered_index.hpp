@@ -92,9 +92,10 @@ class ordered_index {
   hint hint_of(const descent& d) const {
     return d.node != nullptr && d.level == 1 && !d.past_end ? hint{d.node, frees_} : hint{};
   }
-  // Starts loading the hint's leaf again, whole, shortly before insert() uses it: a batch's descents load
-  // each leaf once, but by the time the batch's later inserts come to theirs, the lines have often gone
-  // (the insert's move of the entries after its slot then waited on them: ~10% of a put, perf).
+  // Starts loading the hint's leaf, whole, shortly before insert() uses it: a descent loads only a leaf's
+  // header and heads (for 32 descents at once, the whole leaves were more misses than could be in flight),
+  // and by the time a batch's later inserts come to theirs, even those lines have often gone. Without it
+  // the insert's move of the entries after its slot waited on them: ~10% of a put (perf).
   static void prefetch(hint where) {
     const auto* p = static_cast<const char*>(where.leaf);
     if (p == nullptr) return;
