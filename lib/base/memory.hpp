@@ -20,7 +20,8 @@
 // in (MADV_POPULATE_WRITE), so the caller writing blocks does not wait for it; in a
 // region's last page, the next region is mapped and its first 2 MiB faulted in. The thread starts with the
 // first mapped region and runs at idle priority (SCHED_IDLE), on CPU time nothing else wants; nothing
-// beyond the next 2 MiB page is faulted in ahead.
+// beyond the next 2 MiB page is faulted in ahead. The prefaulter class is the same thread for other
+// owners: the hash index faults a growing table in with one.
 //
 // Thread safety: none; the owner serializes calls.
 #pragma once
