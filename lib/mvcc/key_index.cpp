@@ -10,22 +10,28 @@ namespace leasekv::mvcc {
 
 key_version* key_version::make(base::node_arena& a, revision rev, std::int64_t create_revision,
                                std::int64_t version, std::int64_t lease, std::string_view value) {
-  void* mem = a.allocate(sizeof(key_version) + value.size());
+  // Sub-revisions count the changes of one transaction, bounded far below 2^31 by the request size limit.
+  const bool first = version == 1 && create_revision == rev.main;
+  void* mem = a.allocate(sizeof(key_version) + (first ? 0 : extra_bytes) + value.size());
   auto* v = new (mem) key_version;
   v->mod_main = rev.main;
-  v->mod_sub = static_cast<std::uint32_t>(rev.sub);
-  v->create_revision = create_revision;
-  v->version = version;
+  v->sub_ = static_cast<std::uint32_t>(rev.sub) | (first ? first_flag : 0);
   v->lease = lease;
   v->value_size = static_cast<std::uint32_t>(value.size());
-  if (!value.empty()) std::memcpy(v + 1, value.data(), value.size());
+  char* at = reinterpret_cast<char*>(v + 1);
+  if (!first) {
+    const std::int64_t extra[2] = {create_revision, version};
+    std::memcpy(at, extra, extra_bytes);
+    at += extra_bytes;
+  }
+  if (!value.empty()) std::memcpy(at, value.data(), value.size());
   return v;
 }
 
 key_version* key_version::make_tombstone(base::node_arena& a, revision rev) { return make(a, rev, 0, 0, 0, {}); }
 
 void key_version::destroy(base::node_arena& a, key_version* v) noexcept {
-  const std::size_t bytes = sizeof(key_version) + v->value_size;
+  const std::size_t bytes = v->bytes();
   v->~key_version();
   a.deallocate(v, bytes);
 }

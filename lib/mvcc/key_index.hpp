@@ -39,18 +39,21 @@
 
 namespace leasekv::mvcc {
 
+// A version of a key, its value inline after it. A key's first version since its creation (the one a put
+// of a new key makes: create revision = its own, version 1) is 32 bytes and its value; any other version,
+// and a tombstone, carries its create revision and version too, 16 bytes more. At a million keys of one
+// version each that is 16 MB less memory, all of it freshly faulted in when the keys are put.
 struct key_version {
   key_version* older = nullptr;  // owned: the rest of the chain
   std::int64_t mod_main = 0;
-  std::int64_t create_revision = 0;  // 0 for a tombstone
-  std::int64_t version = 0;          // 0 for a tombstone
   std::int64_t lease = 0;
-  std::uint32_t mod_sub = 0;
   std::uint32_t value_size = 0;
 
-  bool tombstone() const { return version == 0; }
-  revision rev() const { return {mod_main, mod_sub}; }
-  std::string_view value() const { return {reinterpret_cast<const char*>(this + 1), value_size}; }
+  revision rev() const { return {mod_main, sub_ & ~first_flag}; }
+  std::int64_t create_revision() const { return first() ? mod_main : extra()[0]; }  // 0 for a tombstone
+  std::int64_t version() const { return first() ? 1 : extra()[1]; }                 // 0 for a tombstone
+  bool tombstone() const { return version() == 0; }
+  std::string_view value() const { return {data() + (first() ? 0 : extra_bytes), value_size}; }
 
   // Allocates a version with `value` stored inline from `a`. Free it with destroy() on the same arena.
   static key_version* make(base::node_arena& a, revision rev, std::int64_t create_revision, std::int64_t version,
@@ -59,7 +62,19 @@ struct key_version {
   static void destroy(base::node_arena& a, key_version* v) noexcept;
   // Frees `v` and every version older than it.
   static void destroy_chain(base::node_arena& a, key_version* v) noexcept;
+
+ private:
+  static constexpr std::uint32_t first_flag = std::uint32_t{1} << 31;
+  static constexpr std::size_t extra_bytes = 2 * sizeof(std::int64_t);
+  bool first() const { return (sub_ & first_flag) != 0; }
+  const char* data() const { return reinterpret_cast<const char*>(this + 1); }
+  const std::int64_t* extra() const { return reinterpret_cast<const std::int64_t*>(this + 1); }
+  std::size_t bytes() const { return sizeof(key_version) + (first() ? 0 : extra_bytes) + value_size; }
+
+  std::uint32_t sub_ = 0;  // the sub-revision; first_flag: the key's first version (no create revision
+                           // and version stored)
 };
+static_assert(sizeof(key_version) == 32);
 
 struct key_entry {
   key_version* head = nullptr;  // owned: newest version first

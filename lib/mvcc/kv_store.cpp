@@ -8,9 +8,9 @@ namespace leasekv::mvcc {
 key_value to_key_value(const key_entry& e, const key_version& v, bool key_only) {
   key_value kv;
   kv.key.assign(e.key());
-  kv.create_revision = v.create_revision;
+  kv.create_revision = v.create_revision();
   kv.mod_revision = v.mod_main;
-  kv.version = v.version;
+  kv.version = v.version();
   if (!key_only) kv.value.assign(v.value());
   kv.lease = v.lease;
   return kv;
@@ -52,8 +52,8 @@ bool needs_full_fetch(const range_options& o) {
 bool outside_filters(const range_options& o, const key_version& v) {
   return (o.max_mod_revision != 0 && v.mod_main > o.max_mod_revision) ||
          (o.min_mod_revision != 0 && v.mod_main < o.min_mod_revision) ||
-         (o.max_create_revision != 0 && v.create_revision > o.max_create_revision) ||
-         (o.min_create_revision != 0 && v.create_revision < o.min_create_revision);
+         (o.max_create_revision != 0 && v.create_revision() > o.max_create_revision) ||
+         (o.min_create_revision != 0 && v.create_revision() < o.min_create_revision);
 }
 
 // Orders by the target; ties keep key order (the sort is stable and the input is in key order).
@@ -61,8 +61,8 @@ void sort_hits(std::vector<range_hit>& hits, sort_target target, bool descending
   auto field_less = [target](const range_hit& a, const range_hit& b) {
     switch (target) {
       case sort_target::key: return a.entry->key() < b.entry->key();
-      case sort_target::version: return a.version->version < b.version->version;
-      case sort_target::create: return a.version->create_revision < b.version->create_revision;
+      case sort_target::version: return a.version->version() < b.version->version();
+      case sort_target::create: return a.version->create_revision() < b.version->create_revision();
       case sort_target::mod: return a.version->mod_main < b.version->mod_main;
       case sort_target::value: return a.version->value() < b.version->value();
     }
@@ -149,8 +149,8 @@ void kv_store::put(std::string_view key, std::uint32_t h, ordered_index::hint wh
   const key_version* cur = e == nullptr ? nullptr : e->live_at(current_);
   if (prev != nullptr && cur != nullptr) *prev = to_key_value(*e, *cur);
   const revision rev = next_revision();
-  key_version* v = key_version::make(arena_, rev, cur != nullptr ? cur->create_revision : rev.main,
-                                     cur != nullptr ? cur->version + 1 : 1,
+  key_version* v = key_version::make(arena_, rev, cur != nullptr ? cur->create_revision() : rev.main,
+                                     cur != nullptr ? cur->version() + 1 : 1,
                                      ignore_lease && cur != nullptr ? cur->lease : lease,
                                      ignore_value && cur != nullptr ? cur->value() : value);
   if (e == nullptr) {

@@ -70,7 +70,7 @@ void store::impl::emit_snapshot(const std::function<void(std::string_view)>& emi
     k.versions.clear();
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
       const mvcc::key_version& v = **it;
-      k.versions.push_back({v.mod_main, static_cast<std::int64_t>(v.mod_sub), v.create_revision, v.version, v.lease,
+      k.versions.push_back({v.mod_main, v.rev().sub, v.create_revision(), v.version(), v.lease,
                             std::string(v.value())});
     }
     emit(storage::encode(k));

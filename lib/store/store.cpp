@@ -70,7 +70,7 @@ bool compare_holds(const mvcc::kv_store& kv, const compare& c) {
   bool all = true;
   kv.for_each_live(c.range, kv.current_revision(), [&](const mvcc::key_entry&, const mvcc::key_version& v) {
     found = true;
-    all = compare_fields(c, v.version, v.create_revision, v.mod_main, v.lease, v.value());
+    all = compare_fields(c, v.version(), v.create_revision(), v.mod_main, v.lease, v.value());
     return all;
   });
   if (!found) return c.target != compare_target::value && compare_fields(c, 0, 0, 0, 0, {});
@@ -334,7 +334,7 @@ result<range_view_response> store::range_view(const key_range& r, range_options 
     mvcc::for_each_hit(hits, [&](const mvcc::key_entry& e, const mvcc::key_version& v) {
       const std::string_view key = copy(e.key());
       const std::string_view value = o.keys_only ? std::string_view() : copy(v.value());
-      out.kvs.push_back({key, v.create_revision, v.mod_main, v.version, value, v.lease});
+      out.kvs.push_back({key, v.create_revision(), v.mod_main, v.version(), value, v.lease});
     });
   });
 }

@@ -79,12 +79,56 @@ TEST_CASE("key index: the chain answers reads at every revision as in etcd's key
   CHECK(e->live_at(0) == nullptr);
   CHECK(e->live_at(1)->value() == "a");
   CHECK(e->live_at(2)->value() == "b");
-  CHECK(e->live_at(2)->version == 2);
+  CHECK(e->live_at(2)->version() == 2);
   CHECK(e->live_at(3) == nullptr);
   CHECK(e->at(3)->tombstone());
-  CHECK(e->live_at(4)->create_revision == 4);
-  CHECK(e->live_at(4)->version == 1);
+  CHECK(e->live_at(4)->create_revision() == 4);
+  CHECK(e->live_at(4)->version() == 1);
   CHECK(e->live_at(99)->value() == "d");
+}
+
+TEST_CASE("key index: a key's first version is 16 bytes smaller and reads like any other", "[mvcc]") {
+  entries es;
+  const std::string value(64, 'v');
+  const std::size_t before = es.arena.reserved();
+  std::vector<key_version*> firsts;
+  std::vector<key_version*> laters;
+  for (int i = 0; i < 1000; ++i) {
+    firsts.push_back(key_version::make(es.arena, {7 + i, 3}, 7 + i, 1, 42, value));  // create = its revision
+    laters.push_back(key_version::make(es.arena, {7 + i, 5}, 2, 4, 0, value));
+  }
+  for (int i = 0; i < 1000; ++i) {
+    const key_version& f = *firsts[static_cast<std::size_t>(i)];
+    CHECK(f.rev() == revision{7 + i, 3});
+    CHECK(f.create_revision() == 7 + i);
+    CHECK(f.version() == 1);
+    CHECK(f.lease == 42);
+    CHECK(f.value() == value);
+    CHECK_FALSE(f.tombstone());
+    const key_version& l = *laters[static_cast<std::size_t>(i)];
+    CHECK(l.rev() == revision{7 + i, 5});
+    CHECK(l.create_revision() == 2);
+    CHECK(l.version() == 4);
+    CHECK(l.value() == value);
+  }
+  const key_version* t = key_version::make_tombstone(es.arena, {9, 1 << 20});
+  CHECK(t->tombstone());
+  CHECK(t->create_revision() == 0);
+  CHECK(t->rev() == revision{9, 1 << 20});
+  CHECK(t->value().empty());
+  // Carved one after another: 32 + 64 bytes for a first version, 48 + 64 for the others.
+  CHECK(reinterpret_cast<const char*>(laters[1]) - reinterpret_cast<const char*>(firsts[1]) == 96);
+  CHECK(reinterpret_cast<const char*>(firsts[2]) - reinterpret_cast<const char*>(laters[1]) == 112);
+  // Freed versions go back by their own sizes: made again, they take the same blocks.
+  for (key_version* v : firsts) key_version::destroy(es.arena, v);
+  for (key_version* v : laters) key_version::destroy(es.arena, v);
+  const std::size_t after = es.arena.reserved();
+  for (int i = 0; i < 1000; ++i) {
+    key_version::make(es.arena, {1, 0}, 1, 1, 0, value);
+    key_version::make(es.arena, {2, 0}, 1, 2, 0, value);
+  }
+  CHECK(es.arena.reserved() == after);
+  CHECK(after >= before);
 }
 
 TEST_CASE("key index: binary-safe keys and values survive inline storage", "[mvcc]") {
