@@ -10,7 +10,8 @@ namespace leasekv::mvcc {
 
 key_version* key_version::make(base::node_arena& a, revision rev, std::int64_t create_revision,
                                std::int64_t version, std::int64_t lease, std::string_view value) {
-  // Sub-revisions count the changes of one transaction, bounded far below 2^31 by the request size limit.
+  // A sub-revision counts the changes of one write (a txn's ops, a revoked lease's keys): far below 2^31,
+  // which would take billions of keys in memory.
   const bool first = version == 1 && create_revision == rev.main;
   void* mem = a.allocate(sizeof(key_version) + (first ? 0 : extra_bytes) + value.size());
   auto* v = new (mem) key_version;

@@ -188,7 +188,8 @@ void kv_store::prefetch_puts(std::span<const std::string_view> keys, std::span<c
     if (e != nullptr && e->hash == hashes[i] && e->key() == keys[i]) {
       const auto* v = reinterpret_cast<const char*>(e->head);
       __builtin_prefetch(v);
-      __builtin_prefetch(v + sizeof(key_version) - 1);
+      // Its end, and for a later version, the create revision and version after it.
+      __builtin_prefetch(v + sizeof(key_version) + 2 * sizeof(std::int64_t) - 1);
     } else {
       down[i] = ordered_.start_descent();
       going[i] = ordered_.descend(down[i], keys[i]);
