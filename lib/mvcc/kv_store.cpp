@@ -186,10 +186,7 @@ void kv_store::prefetch_puts(std::span<const std::string_view> keys, std::span<c
   for (std::size_t i = 0; i < n; ++i) {
     const key_entry* e = entries[i];
     if (e != nullptr && e->hash == hashes[i] && e->key() == keys[i]) {
-      const auto* v = reinterpret_cast<const char*>(e->head);
-      __builtin_prefetch(v);
-      // Its end, and for a later version, the create revision and version after it.
-      __builtin_prefetch(v + sizeof(key_version) + 2 * sizeof(std::int64_t) - 1);
+      e->head->prefetch_fields();
     } else {
       down[i] = ordered_.start_descent();
       going[i] = ordered_.descend(down[i], keys[i]);

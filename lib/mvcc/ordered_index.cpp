@@ -44,11 +44,6 @@ const std::uint64_t* lower_bound_head(const std::uint64_t* heads, std::size_t co
   return base + (*base < h ? 1 : 0);
 }
 
-// Starts loading `bytes` from `p` (whole cache lines), so the misses overlap instead of queuing.
-void prefetch_lines(const void* p, std::size_t bytes) {
-  for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(static_cast<const char*>(p) + off);
-}
-
 // The first slot of a node whose key is >= `key`, given the node's prefix, its heads and a way to read
 // slot i's key (only where heads are equal).
 template <class KeyAt>

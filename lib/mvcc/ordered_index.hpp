@@ -97,9 +97,7 @@ class ordered_index {
   // and by the time a batch's later inserts come to theirs, even those lines have often gone. Without it
   // the insert's move of the entries after its slot waited on them: ~10% of a put (perf).
   static void prefetch(hint where) {
-    const auto* p = static_cast<const char*>(where.leaf);
-    if (p == nullptr) return;
-    for (std::size_t off = 0; off < node_bytes; off += 64) __builtin_prefetch(p + off);
+    if (where.leaf != nullptr) prefetch_lines(where.leaf, node_bytes);
   }
 
   // REQUIRES: no entry with e's key is present; `where` is empty or hint_of() a descent for e's key.
@@ -173,6 +171,10 @@ class ordered_index {
   // Each root split adds a level, and a root with 40 children needs 20 or more keys per child below it.
   static constexpr std::size_t max_height = 24;
 
+  // Starts loading `bytes` from `p` (whole cache lines), so the misses overlap instead of queuing.
+  static void prefetch_lines(const void* p, std::size_t bytes) {
+    for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(static_cast<const char*>(p) + off);
+  }
   // Slot i's key: a leaf's entry, an inner node's high key.
   static const key_entry* entry_at(const leaf& l, std::size_t i) { return l.entries[i]; }
   static const key_entry* entry_at(const inner& n, std::size_t i) { return n.highs[i]; }
