@@ -61,6 +61,9 @@ struct session_options {
   std::function<void(boost::system::error_code)> on_lost;
 };
 
+// A session may outlive its store: put() then fails with errc::closed, and close() and the destructor
+// have nothing left to revoke (an in-memory store's leases died with it; a data directory's lease expires
+// by its TTL when the directory is next opened).
 class session {
  public:
   static result<std::unique_ptr<session>> open(store& s, session_options o = {});
@@ -76,8 +79,8 @@ class session {
   result<void> close();
 
  private:
-  session(store& s, lease_id id) : store_(s), lease_(id) {}
-  store& store_;
+  session(std::shared_ptr<detail::store_anchor> anchor, lease_id id) : anchor_(std::move(anchor)), lease_(id) {}
+  std::shared_ptr<detail::store_anchor> anchor_;
   lease_id lease_;
   std::unique_ptr<keep_alive> keep_alive_;
   bool closed_ = false;

@@ -35,6 +35,10 @@ class logger;
 
 namespace leasekv {
 
+namespace detail {
+class store_anchor;
+}
+
 class keep_alive;
 // Receives each renewal of a keep-alive stream, then lease_not_found once when the lease ends.
 using keep_alive_handler = std::function<void(boost::system::error_code, const lease_keep_alive_response&)>;
@@ -77,9 +81,10 @@ struct options {
   // inside manual_clock::advance(); with another clock, a steady_timer fires at each deadline.
   std::shared_ptr<leasekv::clock> clock;
   // TTLs below this are raised to it (etcd raises to 2 s). The default 0 keeps TTLs as given; a TTL <= 0
-  // is then refused with invalid_argument.
+  // is then refused with invalid_argument. Negative, or above max_lease_ttl: open() fails.
   std::chrono::milliseconds min_lease_ttl{0};
-  // The lease timing wheel's resolution: a lease expires at most one tick after its deadline.
+  // The lease timing wheel's resolution: a lease expires at most one tick after its deadline. Must be
+  // positive (open() fails with invalid_argument otherwise).
   std::chrono::milliseconds lease_tick{1};
   // During an expiry storm, at most this many leases are revoked per hold of the write lock (and at most
   // ~2,000 keys deleted, ~250 µs of work), so other writers keep going.
@@ -92,6 +97,7 @@ struct options {
   // A watcher with more undelivered events than this leaves the live path and catches up from history.
   std::size_t watch_max_pending_events = 100000;
   // How long a watcher with progress_notify may see no event before it gets a progress notification.
+  // Must be positive.
   std::chrono::milliseconds watch_progress_interval{10 * 60 * 1000};
 
   // ---- durability ----
@@ -104,7 +110,7 @@ struct options {
   // A snapshot is taken, and the log started afresh, when the log grows past this.
   std::uint64_t snapshot_after_bytes = 64ull << 20;
   // One writer per data directory: a second one waits this long for the lock, then fails with
-  // errc::locked (last_error_detail() names the process holding it).
+  // errc::locked (last_error_detail() names the process holding it). Must not be negative.
   std::chrono::milliseconds lock_timeout{2000};
   // Open without the writer's lock, for reading beside a writer; writes fail with errc::read_only.
   bool read_only = false;
@@ -115,7 +121,8 @@ struct options {
 
 class store {
  public:
-  // Opens a store. With default options: an empty in-memory store at revision 1.
+  // Opens a store. With default options: an empty in-memory store at revision 1. Options out of their
+  // documented range fail with invalid_argument (last_error_detail() names the option).
   static result<std::unique_ptr<store>> open(options opts = {});
 
   ~store();
@@ -144,7 +151,7 @@ class store {
   // Runs a transaction; see txn.hpp. Validation errors (too_many_ops, duplicate_key, key_not_provided,
   // key_not_found, compacted, future_revision, request_too_large) leave the store unchanged.
   result<txn_response> txn(const txn_request& t);
-  txn_builder txn() { return txn_builder(*this); }
+  txn_builder txn() { return txn_builder(anchor_); }
 
   // Forgets the versions superseded at or before `revision`: reads below it then fail with compacted.
   // Fails with compacted if revision <= the compacted revision, future_revision if above the current.
@@ -202,8 +209,16 @@ class store {
   // has nothing to refresh. Fails with errc::stale if the writer's log moved on too far: reopen then.
   result<std::int64_t> refresh();
 
-  // Stops expiry processing; every later call fails with errc::closed. Nothing runs after it returns.
-  // The destructor closes too.
+  // Stops expiry processing and releases the data directory. It may race calls on other threads: each
+  // of those either fails with errc::closed or completes (a write then is on disk as its sync policy
+  // promises). Calls begun after close() returned fail with errc::closed. Once close() returns, no
+  // expiry, renewal or watch delivery of this store runs any more; pending async_next calls complete with
+  // operation_aborted. Idempotent; concurrent calls all return once the store is closed. The destructor
+  // closes too.
+  //
+  // Lifetimes: the store must not be destroyed while another thread is inside one of its calls (close()
+  // first, then join those threads). Objects made from it may outlive it: a txn_builder or session then
+  // fails with errc::closed, a watcher or keep_alive stops; see docs/design.md, "Lifetimes".
   void close();
 
   // Statistics for tests and tools.
@@ -217,9 +232,12 @@ class store {
   stats statistics() const;
 
  private:
+  friend class session;
   struct impl;
   explicit store(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
+  // Shared with the txn_builders and sessions made from this store (see lib/store/anchor.hpp).
+  std::shared_ptr<detail::store_anchor> anchor_;
 };
 
 }  // namespace leasekv

@@ -114,10 +114,15 @@ struct txn_response {
   std::vector<response_op> responses;
 };
 
-// Builds a txn_request fluently and commits it to the store it came from.
+namespace detail {
+class store_anchor;
+}
+
+// Builds a txn_request fluently and commits it to the store it came from (store::txn()). It may outlive
+// that store: commit() then fails with errc::closed.
 class txn_builder {
  public:
-  explicit txn_builder(store& s) : store_(&s) {}
+  explicit txn_builder(std::shared_ptr<detail::store_anchor> anchor) : anchor_(std::move(anchor)) {}
 
   template <class... Compares>
   txn_builder& when(Compares&&... c) {
@@ -139,7 +144,7 @@ class txn_builder {
   result<txn_response> commit();
 
  private:
-  store* store_;
+  std::shared_ptr<detail::store_anchor> anchor_;
   txn_request req_;
 };
 

@@ -2,6 +2,7 @@
 #include "leasekv/clock.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace leasekv {
 
@@ -29,12 +30,24 @@ struct manual_clock::listener {
 manual_clock::manual_clock(std::chrono::system_clock::time_point wall_start) : wall_start_(wall_start) {}
 
 std::chrono::system_clock::time_point manual_clock::wall_now() const noexcept {
-  return wall_start_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                           duration(now_ns_.load(std::memory_order_acquire)));
+  using wall = std::chrono::system_clock;
+  const auto elapsed = std::chrono::duration_cast<wall::duration>(duration(now_ns_.load(std::memory_order_acquire)));
+  wall::rep out = 0;
+  if (__builtin_add_overflow(wall_start_.time_since_epoch().count(), elapsed.count(), &out)) {
+    out = std::numeric_limits<wall::rep>::max();
+  }
+  return wall::time_point(wall::duration(out));
 }
 
 void manual_clock::advance(duration d) {
-  if (d.count() > 0) now_ns_.fetch_add(d.count(), std::memory_order_acq_rel);
+  if (d.count() > 0) {
+    // Saturates at the clock's end (~292 years) rather than wrapping into the past.
+    std::int64_t cur = now_ns_.load(std::memory_order_acquire);
+    std::int64_t next = 0;
+    do {
+      if (__builtin_add_overflow(cur, d.count(), &next)) next = std::numeric_limits<std::int64_t>::max();
+    } while (!now_ns_.compare_exchange_weak(cur, next, std::memory_order_acq_rel));
+  }
   const time_point t = now();
   std::vector<std::shared_ptr<listener>> live;
   {

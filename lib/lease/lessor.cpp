@@ -1,6 +1,7 @@
 #include "lease/lessor.hpp"
 
 #include "base/memory.hpp"
+#include "base/time_math.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -103,16 +104,19 @@ lessor::lessor(key_deleter& deleter, clock::time_point origin, clock::duration t
       min_ttl_(min_ttl),
       leases_(huge_pages) {}
 
+// Rounded without `d + k - 1`, which overflows for a deadline saturated at the clock's end.
 std::int64_t lessor::ticks_ceil(clock::time_point t) const {
-  const auto d = (t - origin_).count();
+  const auto d = base::saturating_sub(t, origin_).count();
   const auto k = tick_.count();
-  return d >= 0 ? (d + k - 1) / k : -((-d) / k);
+  const auto q = d / k;
+  return d % k > 0 ? q + 1 : q;
 }
 
 std::int64_t lessor::ticks_floor(clock::time_point t) const {
-  const auto d = (t - origin_).count();
+  const auto d = base::saturating_sub(t, origin_).count();
   const auto k = tick_.count();
-  return d >= 0 ? d / k : -((-d + k - 1) / k);
+  const auto q = d / k;
+  return d % k < 0 ? q - 1 : q;
 }
 
 result<const lease_record*> lessor::grant(lease_id id, std::chrono::milliseconds ttl, clock::time_point now) {
@@ -126,7 +130,7 @@ result<const lease_record*> lessor::grant(lease_id id, std::chrono::milliseconds
   if (leases_.find(id) != nullptr) return errc::lease_exists;
   lease_record& rec = leases_.insert(id);
   rec.ttl = ttl;
-  rec.expires_at = now + ttl;
+  rec.expires_at = base::saturating_add(now, ttl);
   wheel_.schedule(rec, ticks_ceil(rec.expires_at));
   return &rec;
 }
@@ -180,7 +184,7 @@ result<const lease_record*> lessor::renew(lease_id id, clock::time_point now, cl
     return errc::lease_not_found;
   }
   if (before != nullptr) *before = rec.expires_at;
-  rec.expires_at = now + rec.ttl;
+  rec.expires_at = base::saturating_add(now, rec.ttl);
   const std::int64_t tick = ticks_ceil(rec.expires_at);
   if (tick >= rec.deadline) {
     wheel_.extend(rec, tick);  // the usual case: renewals only move deadlines later
@@ -239,7 +243,9 @@ std::vector<const lease_record*> lessor::by_deadline() const {
 std::optional<clock::time_point> lessor::next_event() const {
   const auto tick = wheel_.next_event();
   if (!tick) return std::nullopt;
-  return origin_ + tick_ * *tick;
+  // Ticks reach further than the clock's nanoseconds: a tick past them is "never" for the clock.
+  if (*tick > clock::duration::max() / tick_) return clock::time_point::max();
+  return base::saturating_add(origin_, tick_ * *tick);
 }
 
 bool lessor::pop_due(clock::time_point now, std::vector<lease_id>& due) {

@@ -31,11 +31,14 @@ struct expiry_driver::state : std::enable_shared_from_this<state> {
     }
     // Mark idle first: a poke() racing with the computation below then posts another arm().
     armed_ns.store(idle, std::memory_order_release);
-    const auto at = next();
+    auto at = next();
     if (!at) {
       timer.cancel();
       return;
     }
+    // An event still due after `process` ran for its time could not be handled (a failing write, say):
+    // try again a little later rather than at once, so a stuck event never spins a core.
+    if (processed && *at <= *processed) *at = *processed + retry_after;
     std::int64_t expected = idle;
     armed_ns.compare_exchange_strong(expected, at->time_since_epoch().count(), std::memory_order_acq_rel);
     timer.expires_at(*at);
@@ -44,7 +47,9 @@ struct expiry_driver::state : std::enable_shared_from_this<state> {
       {
         std::lock_guard lock(self->mu);
         if (self->stopped) return;
-        self->process(self->clk.now());
+        const clock::time_point now = self->clk.now();
+        self->process(now);
+        self->processed = now;
       }
       self->arm();
     }));
@@ -55,6 +60,8 @@ struct expiry_driver::state : std::enable_shared_from_this<state> {
   std::function<void(clock::time_point)> process;
   std::function<std::optional<clock::time_point>()> next;
   const clock& clk;
+  static constexpr std::chrono::milliseconds retry_after{10};
+  std::optional<clock::time_point> processed;  // when `process` last ran; on the strand only
   std::atomic<std::int64_t> armed_ns{idle};
   std::mutex mu;  // held while `process` runs; guards `stopped`
   bool stopped = false;

@@ -3,6 +3,8 @@
 //
 // With a manual clock there is no driver: manual_clock::advance() calls the store directly.
 //
+// An event that `process` leaves due (it could not be handled) is retried 10 ms later, not at once.
+//
 // Thread safety: poke() and stop() may be called from any thread. After stop() returns, `process` is
 // never called again.
 #pragma once

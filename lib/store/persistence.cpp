@@ -1,6 +1,8 @@
 // The store's side of durability: what goes into the log, when it is synced, snapshots, and recovery.
 #include "store/store_impl.hpp"
 
+#include "base/time_math.hpp"
+
 #include <spdlog/logger.h>
 
 namespace leasekv {
@@ -11,7 +13,7 @@ std::int64_t store::impl::to_wall_ms(clock::time_point t) const {
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;
   const std::int64_t now_ms = duration_cast<milliseconds>(clk->wall_now().time_since_epoch()).count();
-  return now_ms + duration_cast<milliseconds>(t - clk->now()).count();
+  return now_ms + duration_cast<milliseconds>(base::saturating_sub(t, clk->now())).count();
 }
 
 clock::time_point store::impl::from_wall_ms(std::int64_t ms) const {
@@ -22,7 +24,7 @@ clock::time_point store::impl::from_wall_ms(std::int64_t ms) const {
   // clamp keeps a damaged or hostile record from overflowing the clock's nanoseconds.
   constexpr std::int64_t limit = duration_cast<milliseconds>(max_lease_ttl).count();
   const std::int64_t delta = ms < now_ms - limit ? -limit : ms > now_ms + limit ? limit : ms - now_ms;
-  return clk->now() + milliseconds(delta);
+  return base::saturating_add(clk->now(), milliseconds(delta));
 }
 
 result<void> store::impl::commit(storage::entry_record rec, bool group) {
@@ -170,7 +172,7 @@ result<void> store::impl::recover() {
   });
   if (opts.lease_restart_full_ttl) {
     const clock::time_point now = clk->now();
-    for (const lease::lease_record* l : lessor.by_deadline()) lessor.set_deadline(l->id, now + l->ttl);
+    for (const lease::lease_record* l : lessor.by_deadline()) lessor.set_deadline(l->id, base::saturating_add(now, l->ttl));
   }
   return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
@@ -190,6 +192,7 @@ result<void> store::save_snapshot(const std::string& path) {
 result<std::int64_t> store::refresh() {
   BOOST_OUTCOME_TRYV(impl_->check_open());
   write_lock lock(impl_->mu, impl_->waiting);
+  BOOST_OUTCOME_TRYV(impl_->check_open());  // under the lock: close() may have closed the directory
   if (impl_->dir && impl_->opts.read_only) {
     storage::recovery_sink sink;
     sink.entry = [this](const storage::entry_record& rec) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {

@@ -1,5 +1,9 @@
 #include "store/store_impl.hpp"
 
+#include "store/anchor.hpp"
+
+#include <spdlog/logger.h>
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -242,7 +246,33 @@ void store::impl::apply(const txn_request& t, const std::vector<bool>& path, std
   }
 }
 
+namespace {
+
+// Options that cannot mean anything are refused at open, naming the option: a zero progress interval
+// would re-arm its timer at the same instant for ever, a zero tick would divide by zero.
+result<void> check_options(const options& o) {
+  auto refuse = [](const std::string& what) {
+    set_last_error_detail("options::" + what);
+    return boost::system::error_code(errc::invalid_argument);
+  };
+  if (o.watch_progress_interval.count() <= 0) {
+    return refuse("watch_progress_interval must be positive, got " + std::to_string(o.watch_progress_interval.count()) + " ms");
+  }
+  if (o.lease_tick.count() <= 0) return refuse("lease_tick must be positive, got " + std::to_string(o.lease_tick.count()) + " ms");
+  if (o.min_lease_ttl.count() < 0) {
+    return refuse("min_lease_ttl must not be negative, got " + std::to_string(o.min_lease_ttl.count()) + " ms");
+  }
+  if (o.min_lease_ttl > max_lease_ttl) return refuse("min_lease_ttl is above max_lease_ttl");
+  if (o.lock_timeout.count() < 0) {
+    return refuse("lock_timeout must not be negative, got " + std::to_string(o.lock_timeout.count()) + " ms");
+  }
+  return BOOST_OUTCOME_V2_NAMESPACE::success();
+}
+
+}  // namespace
+
 result<std::unique_ptr<store>> store::open(options opts) {
+  BOOST_OUTCOME_TRYV(check_options(opts));
   auto p = std::make_unique<impl>(std::move(opts));
   if (!p->opts.data_dir.empty()) {
     BOOST_OUTCOME_TRYV(p->recover());
@@ -254,16 +284,28 @@ result<std::unique_ptr<store>> store::open(options opts) {
   return s;
 }
 
-store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
-store::~store() { close(); }
+store::store(std::unique_ptr<impl> p) : impl_(std::move(p)), anchor_(std::make_shared<detail::store_anchor>(*this)) {}
 
+store::~store() {
+  anchor_->detach();  // first: a session or txn_builder calling in now gets closed, not freed memory
+  close();
+}
+
+// Every call that changes the store checks `closed` again once it holds the lock: close() sets it before
+// taking the lock, so a call either ran entirely before close() took the lock, or fails. The data
+// directory stays (closed, not destroyed) until the store is destroyed, for the group-commit waiters of
+// writes that got in before: close() syncs their records, so they find them durable.
 void store::close() {
+  const std::lock_guard serial(impl_->close_mu);  // a second close() returns once the first is done
   if (impl_->closed.exchange(true)) return;
   impl_->subscription.reset();  // waits for an advance() in progress
   if (impl_->driver) impl_->driver->stop();
   impl_->hub->close();  // waits for watch jobs; pending async_next calls end with operation_aborted
   write_lock lock(impl_->mu, impl_->waiting);
-  impl_->dir.reset();  // releases the data directory's lock
+  if (impl_->dir) {
+    auto r = impl_->dir->close();  // syncs what was appended and releases the data directory's lock
+    if (!r && impl_->opts.logger) impl_->opts.logger->error("{}: close failed: {}", impl_->opts.data_dir, r.error().message());
+  }
 }
 
 result<put_response> store::put(std::string_view key, std::string_view value, put_options o) {
@@ -273,6 +315,7 @@ result<put_response> store::put(std::string_view key, std::string_view value, pu
   std::uint64_t lsn = 0;
   {
     write_lock lock(impl_->mu, impl_->waiting, write_lock::keep_deferred);
+    BOOST_OUTCOME_TRYV(impl_->check_open());
     auto& kv = impl_->kv;
     if (o.ignore_value || o.ignore_lease) {
       impl_->apply_deferred();  // they may have put the key
@@ -346,6 +389,7 @@ result<delete_response> store::delete_range(const key_range& r, delete_options o
   std::uint64_t lsn = 0;
   {
     write_lock lock(impl_->mu, impl_->waiting);
+    BOOST_OUTCOME_TRYV(impl_->check_open());
     auto& kv = impl_->kv;
     kv.begin_write();
     out.deleted = kv.delete_range(r, o.prev_kv ? &out.prev_kvs : nullptr);
@@ -370,6 +414,9 @@ result<txn_response> store::txn(const txn_request& t) {
   // The lock is held by the caller below, shared for a read-only txn (which only reads the kv store)
   // and exclusive otherwise; the analysis cannot follow a lambda, so it is told.
   auto run = [&]() LEASEKV_NO_THREAD_SAFETY_ANALYSIS -> result<txn_response> {
+    if (write) {
+      BOOST_OUTCOME_TRYV(impl_->check_open());  // under the lock: see close()
+    }
     auto& kv = impl_->kv;
     std::vector<bool> path;
     compute_path(kv, t, path);
@@ -416,6 +463,7 @@ result<compact_response> store::compact(std::int64_t rev, compact_options) {
   std::uint64_t lsn = 0;
   {
     write_lock lock(impl_->mu, impl_->waiting);
+    BOOST_OUTCOME_TRYV(impl_->check_open());
     auto& kv = impl_->kv;
     if (rev <= kv.compacted_revision()) return errc::compacted;
     if (rev > kv.current_revision()) return errc::future_revision;

@@ -325,7 +325,8 @@ struct store::impl final : lease::key_deleter, deferred_writes {
 
   base::mutex compaction_mu;  // one compaction at a time; taken before mu
 
-  std::atomic<bool> closed{false};
+  std::mutex close_mu;  // serializes close()
+  std::atomic<bool> closed{false};  // set by close() before it takes `mu`: see store::close()
   mutable std::atomic<bool> no_space_alarm{false};  // see check_quota
   std::unique_ptr<manual_clock::subscription> subscription;
   std::unique_ptr<detail::expiry_driver> driver;

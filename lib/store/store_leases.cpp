@@ -1,6 +1,8 @@
 // The store's lease calls, keep-alive streams, and the processing of everything that comes due in time.
 #include "store/store_impl.hpp"
 
+#include "base/time_math.hpp"
+
 #include <boost/asio/system_executor.hpp>
 
 #include <algorithm>
@@ -96,15 +98,17 @@ void store::impl::renew_next(clock::time_point at) {
     return;
   }
   keep_alive::state::deliver(s, {}, keep_alive_response(*rec.value()));
-  const clock::time_point next = at + s->interval;
+  const clock::time_point next = base::saturating_add(at, s->interval);
   schedule_renewal(std::move(s), next);
 }
 
 // Handles everything due by `target` in time order: lease expiries (at most expiry_batch leases and
 // expiry_hold_work per hold of the lock), keep-alive renewals and progress notifications, each at its own
 // scheduled time. At equal times the expiry comes first: a lease is expired once its deadline is reached.
+// A read-only store expires nothing (the writer does, and the reader sees it on refresh()): it handles
+// only its watchers' progress notifications, and next_event() does not report its leases' deadlines —
+// an overdue lease it cannot revoke would otherwise re-arm the timer at the same instant for ever.
 void store::impl::process_due(clock::time_point target) {
-  if (opts.read_only) return;  // the writer expires leases; a reader only reads
   const lock_queue::counted draining(waiting.draining);
   std::vector<lease_id> due;
   for (;;) {
@@ -114,7 +118,7 @@ void store::impl::process_due(clock::time_point target) {
       background_lock lock(mu, waiting);  // announced, like the batches: a writer in a loop must not starve it
       const std::optional<clock::time_point> timed = next_timed();
       const clock::time_point limit = timed && *timed < target ? *timed : target;
-      if (!lessor.pop_due(limit, due)) {
+      if (opts.read_only || !lessor.pop_due(limit, due)) {
         if (!timed || *timed > target) return;
         run_next_timed();
         maybe_snapshot();
@@ -165,7 +169,7 @@ void store::impl::run_next_timed() {
     const clock::time_point at = node.key().first;
     if (auto w = node.mapped().lock()) {
       hub->notify_progress(kv, w);
-      progress_timers.emplace(std::make_pair(at + opts.watch_progress_interval, renewal_seq++), w);
+      progress_timers.emplace(std::make_pair(base::saturating_add(at, base::saturating_duration(opts.watch_progress_interval)), renewal_seq++), w);
     }
     return;
   }
@@ -181,7 +185,7 @@ void store::impl::let_writers_through() const {
 
 std::optional<clock::time_point> store::impl::next_event() const {
   read_lock lock(mu, waiting);
-  auto at = lessor.next_event();
+  auto at = opts.read_only ? std::nullopt : lessor.next_event();
   const auto timed = next_timed();
   if (timed && (!at || *timed < *at)) at = timed;
   return at;
@@ -212,6 +216,7 @@ result<lease_grant_response> store::grant(std::chrono::milliseconds ttl, lease_i
   std::uint64_t lsn = 0;
   {
     write_lock lock(impl_->mu, impl_->waiting);
+    BOOST_OUTCOME_TRYV(impl_->check_open());  // under the lock: see store::close()
     BOOST_OUTCOME_TRYV(impl_->check_quota(mvcc::kv_store::version_overhead));
     auto& lessor = impl_->lessor;
     if (id == no_lease) {
@@ -249,6 +254,7 @@ result<lease_revoke_response> store::revoke(lease_id id) {
   std::uint64_t lsn = 0;
   {
     write_lock lock(impl_->mu, impl_->waiting);
+    BOOST_OUTCOME_TRYV(impl_->check_open());
     BOOST_OUTCOME_TRYV(impl_->lessor.revoke(id));
     out.header = impl_->header(impl_->kv.current_revision());
     impl_->maybe_snapshot();
@@ -267,6 +273,7 @@ result<lease_keep_alive_response> store::keep_alive_once(lease_id id) {
   std::uint64_t lsn = 0;
   {
     write_lock lock(impl_->mu, impl_->waiting);
+    BOOST_OUTCOME_TRYV(impl_->check_open());
     BOOST_OUTCOME_TRY(rec, impl_->renew(id, impl_->clk->now()));
     out = impl_->keep_alive_response(*rec);
     impl_->maybe_snapshot();
@@ -288,12 +295,13 @@ result<std::unique_ptr<keep_alive>> start_keep_alive(store& st, lease_id id, boo
   std::uint64_t lsn = 0;
   {
     write_lock lock(impl.mu, impl.waiting);
+    BOOST_OUTCOME_TRYV(impl.check_open());
     const clock::time_point now = impl.clk->now();
     BOOST_OUTCOME_TRY(rec, impl.renew(id, now));
     // etcd's client renews every TTL/3.
     s->interval = std::max(std::chrono::milliseconds(1), rec->ttl / 3);
     keep_alive::state::deliver(s, {}, impl.keep_alive_response(*rec));
-    next = now + s->interval;
+    next = base::saturating_add(now, s->interval);
     impl.schedule_renewal(s, next);
     lsn = impl.last_lsn;
   }
@@ -317,7 +325,7 @@ result<lease_time_to_live_response> store::time_to_live(lease_id id, time_to_liv
   out.id = id;
   const lease::lease_record* rec = impl_->lessor.find(id);
   if (rec == nullptr) return out;  // ttl -1, granted 0: etcd's answer for an unknown lease
-  out.remaining = std::chrono::duration_cast<std::chrono::milliseconds>(rec->expires_at - impl_->clk->now());
+  out.remaining = std::chrono::duration_cast<std::chrono::milliseconds>(base::saturating_sub(rec->expires_at, impl_->clk->now()));
   out.ttl = whole_seconds(out.remaining);
   out.granted = rec->ttl;
   out.granted_ttl = whole_seconds(rec->ttl);

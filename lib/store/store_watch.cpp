@@ -1,6 +1,8 @@
 // The store's watch calls.
 #include "store/store_impl.hpp"
 
+#include "base/time_math.hpp"
+
 #include <boost/asio/system_executor.hpp>
 
 #include <string>
@@ -23,9 +25,11 @@ result<std::unique_ptr<watcher>> store::watch(key_range r, watch_options o, boos
   clock::time_point progress_at;
   {
     write_lock lock(impl_->mu, impl_->waiting);
+    // Under the lock: a watcher added after close() closed the hub would never be told anything.
+    BOOST_OUTCOME_TRYV(impl_->check_open());
     st = impl_->hub->add(impl_->kv, r, o, ex, std::move(handler));
     if (o.progress_notify) {
-      progress_at = impl_->clk->now() + impl_->opts.watch_progress_interval;
+      progress_at = base::saturating_add(impl_->clk->now(), base::saturating_duration(impl_->opts.watch_progress_interval));
       impl_->progress_timers.emplace(std::make_pair(progress_at, impl_->renewal_seq++), st);
     }
   }

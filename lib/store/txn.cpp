@@ -1,6 +1,8 @@
 #include "leasekv/store.hpp"
 #include "leasekv/txn.hpp"
 
+#include "store/anchor.hpp"
+
 namespace leasekv {
 
 compare make_compare(compare::operand lhs, compare_result res, std::int64_t number) {
@@ -57,6 +59,8 @@ request_op txn(txn_request t) {
 
 }  // namespace op
 
-result<txn_response> txn_builder::commit() { return store_->txn(req_); }
+result<txn_response> txn_builder::commit() {
+  return anchor_->call([this](store& s) { return s.txn(req_); });
+}
 
 }  // namespace leasekv

@@ -19,7 +19,7 @@ extern "C" void on_signal(int) { stop_requested.store(true); }
 class skewed_clock final : public leasekv::clock {
  public:
   explicit skewed_clock(std::chrono::milliseconds skew) : skew_(skew) {}
-  time_point now() const noexcept override { return base_->now() + skew_; }
+  time_point now() const noexcept override { return base_->now() + skew_; }  // |skew| is bounded below
   std::chrono::system_clock::time_point wall_now() const noexcept override { return base_->wall_now() + skew_; }
 
  private:
@@ -35,6 +35,12 @@ std::shared_ptr<leasekv::clock> clock_from_env() {
     ms = parse_int(v, 10);
   } catch (const std::exception&) {
     throw cli_error(exit_bad_args, std::string("bad LEASEKV_CLOCK_SKEW_MS ") + v + " (expecting milliseconds)");
+  }
+  // A century either way: far beyond any TTL a test needs, and the clock's nanoseconds cannot overflow.
+  constexpr std::int64_t limit = 100LL * 366 * 24 * 3600 * 1000;
+  if (ms > limit || ms < -limit) {
+    throw cli_error(exit_bad_args, std::string("bad LEASEKV_CLOCK_SKEW_MS ") + v + " (at most " + std::to_string(limit) +
+                                       " ms either way)");
   }
   return std::make_shared<skewed_clock>(std::chrono::milliseconds(ms));
 }
