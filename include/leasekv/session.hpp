@@ -15,6 +15,9 @@
 // Thread safety: keep_alive and session objects may be used from any thread. Handlers never run while the
 // store holds a lock, never inside the call that started the stream, and never after cancel() or close()
 // returns (cancel() may be called from inside a handler).
+//
+// Lifetimes: a keep_alive or session may outlive its store (see session below). If the executor's context
+// (an io_context) is destroyed first, the stream stops: it renews no more and nothing is posted there.
 #pragma once
 
 #include "leasekv/error.hpp"

@@ -13,6 +13,7 @@
 #include "leasekv/session.hpp"
 #include "leasekv/store.hpp"
 
+#include "base/executor_liveness.hpp"
 #include "base/mutex.hpp"
 #include "lease/lessor.hpp"
 #include "mvcc/kv_store.hpp"
@@ -43,17 +44,23 @@ struct keep_alive::state {
   lease_id id = no_lease;
   std::chrono::milliseconds interval{0};
   boost::asio::any_io_executor executor;
+  std::shared_ptr<base::context_liveness> context;  // the executor's context: posts stop once it is gone
   keep_alive_handler handler;
   std::recursive_mutex mu;  // held while the handler runs; recursive so it may cancel itself
   std::atomic<bool> cancelled{false};
 
-  // Posts one call of the handler. It does not run if the stream is cancelled before it starts.
+  // Posts one call of the handler. It does not run if the stream is cancelled before it starts. If the
+  // executor's context was destroyed, nothing can run there any more: the stream ends (cancelled), and
+  // the store drops it at its next renewal.
   static void deliver(const std::shared_ptr<state>& s, boost::system::error_code ec, lease_keep_alive_response r) {
-    boost::asio::post(s->executor, [s, ec, r = std::move(r)] {
-      std::lock_guard lock(s->mu);
-      if (s->cancelled.load(std::memory_order_acquire)) return;
-      s->handler(ec, r);
+    const bool posted = s->context->run_if_alive([&] {
+      boost::asio::post(s->executor, [s, ec, r = std::move(r)] {
+        std::lock_guard lock(s->mu);
+        if (s->cancelled.load(std::memory_order_acquire)) return;
+        s->handler(ec, r);
+      });
     });
+    if (!posted) s->cancelled.store(true, std::memory_order_release);
   }
 };
 

@@ -290,6 +290,7 @@ result<std::unique_ptr<keep_alive>> start_keep_alive(store& st, lease_id id, boo
   auto s = std::make_shared<keep_alive::state>();
   s->id = id;
   s->executor = ex ? std::move(ex) : boost::asio::any_io_executor(boost::asio::system_executor());
+  s->context = base::context_liveness::of(s->executor);
   s->handler = std::move(handler);
   clock::time_point next;
   std::uint64_t lsn = 0;

@@ -141,3 +141,24 @@ TEST_CASE("time: a manual clock advanced past its end stays at its end, and leas
   CHECK(s->get("k").value().kvs.empty());
   CHECK(s->grant(max_lease_ttl).has_value());  // a deadline at the end of time
 }
+
+TEST_CASE("lifetime: a keep-alive whose io_context was destroyed stops instead of posting to it", "[lifetime]") {
+  auto clk = std::make_shared<manual_clock>();
+  auto s = store::open({.clock = clk}).value();
+  const auto l = s->grant(9s).value().id;
+  s->put("k", "v", {.lease = l}).value();
+  int calls = 0;
+  std::unique_ptr<keep_alive> ka;
+  {
+    boost::asio::io_context ioc;
+    ka = start_keep_alive(*s, l, ioc.get_executor(), [&](boost::system::error_code, const lease_keep_alive_response&) { ++calls; })
+             .value();
+    ioc.run();
+  }  // the context goes while the stream lives
+  REQUIRE(calls == 1);
+  clk->advance(3s);  // a renewal is due: posting it to the dead context crashed
+  clk->advance(20s);  // nothing renews the lease any more: it expires
+  CHECK(s->get("k").value().kvs.empty());
+  ka.reset();
+  CHECK(calls == 1);
+}
