@@ -39,7 +39,7 @@ struct temp_dir {
 TEST_CASE("close: writers racing close() lose no acknowledged put, under every sync policy", "[close][concurrency]") {
   const auto policy = GENERATE(sync_policy::per_write, sync_policy::group_commit, sync_policy::none);
   temp_dir dir("close-race");
-  constexpr int writers = 3;
+  constexpr std::size_t writers = 3;
   constexpr int runs = 6;
   std::size_t refused_total = 0;
   for (int run = 0; run < runs; ++run) {
@@ -53,7 +53,7 @@ TEST_CASE("close: writers racing close() lose no acknowledged put, under every s
     std::vector<boost::system::error_code> refusal(writers);
     std::atomic<int> puts{0};
     std::vector<std::thread> threads;
-    for (int t = 0; t < writers; ++t) {
+    for (std::size_t t = 0; t < writers; ++t) {
       threads.emplace_back([&, t] {
         for (int i = 0;; ++i) {
           const std::string key = "w" + std::to_string(t) + "/" + std::to_string(i);
@@ -79,7 +79,7 @@ TEST_CASE("close: writers racing close() lose no acknowledged put, under every s
     s.reset();
 
     auto reopened = store::open(o).value();
-    for (int t = 0; t < writers; ++t) {
+    for (std::size_t t = 0; t < writers; ++t) {
       INFO("run " << run << ", writer " << t << ", " << acked[t].size() << " acknowledged puts");
       for (const auto& [key, value] : acked[t]) {
         auto got = reopened->get(key).value();
@@ -92,7 +92,7 @@ TEST_CASE("close: writers racing close() lose no acknowledged put, under every s
       CHECK(static_cast<std::size_t>(all.count) <= acked[t].size() + 1);
     }
   }
-  CHECK(refused_total == static_cast<std::size_t>(writers * runs));
+  CHECK(refused_total == writers * static_cast<std::size_t>(runs));
 }
 
 TEST_CASE("close: a watch and async_next issued while close() runs always complete", "[close][concurrency]") {

@@ -75,11 +75,11 @@ TEST_CASE("stress: writers, watchers, expiry, compaction, snapshots and close() 
   std::thread io([&] { ioc.run(); });
 
   std::atomic<bool> stop{false};
-  constexpr int writers = 2;
+  constexpr std::size_t writers = 2;
   constexpr int puts_per_writer = 1500;
   std::vector<std::map<std::string, std::string>> acked(writers);  // writer's own keys: last acknowledged value
   std::vector<std::thread> threads;
-  for (int t = 0; t < writers; ++t) {
+  for (std::size_t t = 0; t < writers; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < puts_per_writer && !stop.load(); ++i) {
         const std::string key = "k/" + std::to_string(t) + "/" + std::to_string(i % 40);
@@ -184,7 +184,7 @@ TEST_CASE("stress: writers, watchers, expiry, compaction, snapshots and close() 
   o.clock = std::make_shared<manual_clock>();
   auto reopened = store::open(o).value();
   std::size_t checked = 0;
-  for (int t = 0; t < writers; ++t) {
+  for (std::size_t t = 0; t < writers; ++t) {
     for (const auto& [key, value] : acked[t]) {
       INFO("writer " << t << ", key " << key);
       auto got = reopened->get(key).value();
