@@ -98,7 +98,7 @@ TEST_CASE("close: writers racing close() lose no acknowledged put, under every s
 TEST_CASE("close: a watch and async_next issued while close() runs always complete", "[close][concurrency]") {
   int created = 0;
   int refused = 0;
-  for (int run = 0; run < 400; ++run) {
+  for (int run = 0; run < 3000; ++run) {
     auto s = store::open({.clock = std::make_shared<manual_clock>()}).value();
     boost::asio::io_context ioc;
     std::atomic<bool> go{false};
@@ -127,7 +127,7 @@ TEST_CASE("close: a watch and async_next issued while close() runs always comple
       CHECK(*completed == boost::asio::error::operation_aborted);
     }
   }
-  CHECK(created + refused == 400);
+  CHECK(created + refused == 3000);
 }
 
 TEST_CASE("close: concurrent close() calls all return once the store is closed", "[close][concurrency]") {
