@@ -28,8 +28,8 @@ class fault_file final : public writable_file {
   result<void> append(std::string_view data) override {
     std::lock_guard lock(env_->mu_);
     BOOST_OUTCOME_TRYV(env_->tick());
-    if (!env_->fail_append_to_.empty() && path_.find(env_->fail_append_to_) != std::string::npos) {
-      env_->fail_append_to_.clear();
+    if (!env_->fail_append_to_.empty() && path_.find(env_->fail_append_to_) != std::string::npos &&
+        env_->fail_append_spared_-- <= 0) {
       return sys(env_->fail_append_with_);
     }
     if (env_->space_ != UINT64_MAX) {

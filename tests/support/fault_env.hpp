@@ -59,11 +59,13 @@ class fault_env final : public env, public std::enable_shared_from_this<fault_en
     std::lock_guard lock(mu_);
     return ops_;
   }
-  // The next append to a file whose path (when it was opened) contains `part` fails with `e`, writing nothing.
-  void fail_next_append_to(std::string part, boost::system::errc::errc_t e) {
+  // Appends to a file whose path (when it was opened) contains `part` fail with `e`, writing nothing —
+  // all but the first `spared` of them — until called again with an empty `part`.
+  void fail_appends_to(std::string part, boost::system::errc::errc_t e, int spared = 0) {
     std::lock_guard lock(mu_);
     fail_append_to_ = std::move(part);
     fail_append_with_ = e;
+    fail_append_spared_ = spared;
   }
   // Called (outside the env's lock) before each read_file of a path containing `part`: lets a test act as
   // a writer between a reader's listing and its reads.
@@ -125,6 +127,7 @@ class fault_env final : public env, public std::enable_shared_from_this<fault_en
   std::uint64_t space_ = UINT64_MAX;
   std::string fail_append_to_;
   boost::system::errc::errc_t fail_append_with_ = boost::system::errc::no_space_on_device;
+  int fail_append_spared_ = 0;
   std::string read_hook_part_;
   std::function<void(const std::string&)> read_hook_;
 };

@@ -46,14 +46,16 @@ TEST_CASE("data directory: a snapshot whose next segment cannot be created loses
   auto env = std::make_shared<fault_env>();
   auto o = options_on(env);
   o.snapshot_after_bytes = 400;
-  // The disk fills up just as segment 2 gets its header; the writes go on (into segment 1).
-  env->fail_next_append_to(storage::wal_name(2), errc_t::no_space_on_device);
+  // The disk fills up once snapshot 2 is written: segment 2's header does not fit, nor does any snapshot
+  // after; the writes go on into segment 1.
+  env->fail_appends_to("0000000000000002", errc_t::no_space_on_device, 1);
   int acked = 0;
   {
     auto s = store::open(o).value();
     for (int i = 0; i < 40; ++i) acked += s->put(key_of(i), std::string(50, 'v')).has_value();
   }
   CHECK(acked == 40);
+  env->fail_appends_to("", errc_t::no_space_on_device);  // space again
   env->crash(false);
   auto s = store::open(o).value();
   for (int i = 0; i < 40; ++i) {
