@@ -172,6 +172,11 @@ result<void> data_dir::recover(contents& c, const recovery_sink& sink) {
     if (header_seq != seq && r.valid_end >= file_header_size) {
       return damaged(name, "sequence number does not match the file name at offset 12");
     }
+    if (last && r.valid_end < file_header_size) {
+      // A segment gets its name only once its header is synced: a short header is damage, not a torn
+      // write, and whatever records followed it are gone.
+      return damaged(name, "truncated file header at offset " + std::to_string(data.size()));
+    }
     if (last) {
       last_valid_end = r.valid_end;
       last_torn = r.torn;
@@ -184,19 +189,14 @@ result<void> data_dir::recover(contents& c, const recovery_sink& sink) {
   const std::uint64_t last = c.segments.back().first;
   if (opts_.read_only) {
     seq_ = last;
-    read_offset_ = last_valid_end < file_header_size ? 0 : last_valid_end;
+    read_offset_ = last_valid_end;
     return BOOST_OUTCOME_V2_NAMESPACE::success();
   }
 
   // Ready to append: continue the last segment, cut back to its last good record.
   const std::string file = path_ + "/" + wal_name(last);
   BOOST_OUTCOME_TRY(f, named(file, env_->open_append(file)));
-  if (last_valid_end < file_header_size) {
-    // Not even its header survived: write the segment again from scratch.
-    BOOST_OUTCOME_TRYV(named(file, f->truncate(0)));
-    BOOST_OUTCOME_TRYV(named(file, f->append(file_header(wal_magic, last))));
-    BOOST_OUTCOME_TRYV(named(file, f->sync()));
-  } else if (last_torn || last_size != last_valid_end || f->size() != last_valid_end) {
+  if (last_torn || last_size != last_valid_end || f->size() != last_valid_end) {
     BOOST_OUTCOME_TRYV(named(file, f->truncate(last_valid_end)));
     BOOST_OUTCOME_TRYV(named(file, f->sync()));
   }
