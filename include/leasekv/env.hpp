@@ -22,7 +22,8 @@ class writable_file {
   virtual ~writable_file() = default;
   // Appends all of `data`. On failure the file may hold a prefix of it: truncate() back.
   virtual result<void> append(std::string_view data) = 0;
-  // Makes everything appended so far durable.
+  // Makes everything appended so far durable. Fails with no_such_file_or_directory if the file no longer
+  // has a name (it was removed while open): what was written to it cannot be found again.
   virtual result<void> sync() = 0;
   // Cuts the file to `size` bytes.
   virtual result<void> truncate(std::uint64_t size) = 0;
@@ -49,6 +50,7 @@ class env {
   // Opens `path` for appending at its end, creating it if needed.
   virtual result<std::unique_ptr<writable_file>> open_append(const std::string& path) = 0;
   virtual result<void> rename(const std::string& from, const std::string& to) = 0;
+  // Removes a file, or an empty directory; succeeds if it does not exist.
   virtual result<void> remove(const std::string& path) = 0;
   // Creates the directory and any missing parents; succeeds if it exists.
   virtual result<void> create_dir(const std::string& path) = 0;

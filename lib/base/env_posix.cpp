@@ -35,6 +35,11 @@ class posix_file final : public writable_file {
   }
   result<void> sync() override {
     if (::fdatasync(fd_) != 0) return last_errno();
+    // A file whose last name was removed syncs fine, but nothing written to it can be found again: say
+    // so, or a deleted log would go on acknowledging writes.
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return last_errno();
+    if (st.st_nlink == 0) return boost::system::errc::make_error_code(boost::system::errc::no_such_file_or_directory);
     return BOOST_OUTCOME_V2_NAMESPACE::success();
   }
   result<void> truncate(std::uint64_t size) override {
@@ -104,7 +109,9 @@ class posix_env final : public env {
     return BOOST_OUTCOME_V2_NAMESPACE::success();
   }
   result<void> remove(const std::string& path) override {
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return last_errno();
+    if (::unlink(path.c_str()) == 0 || errno == ENOENT) return BOOST_OUTCOME_V2_NAMESPACE::success();
+    if (errno != EISDIR) return last_errno();
+    if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return last_errno();
     return BOOST_OUTCOME_V2_NAMESPACE::success();
   }
   result<void> create_dir(const std::string& path) override {

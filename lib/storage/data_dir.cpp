@@ -1,105 +1,30 @@
 #include "storage/data_dir.hpp"
 
+#include "storage/files.hpp"
+
 #include <spdlog/logger.h>
 
 #include <algorithm>
-#include <cinttypes>
-#include <cstdio>
-#include <optional>
-#include <vector>
 
 namespace leasekv::storage {
 namespace {
 
-std::string numbered(std::string_view prefix, std::uint64_t seq, std::string_view suffix) {
-  char digits[17];
-  std::snprintf(digits, sizeof digits, "%016" PRIx64, seq);
-  return std::string(prefix) + digits + std::string(suffix);
-}
-
-// The sequence number in `name` if it is prefix + 16 hex digits + suffix.
-std::optional<std::uint64_t> parse_numbered(std::string_view name, std::string_view prefix, std::string_view suffix) {
-  if (name.size() != prefix.size() + 16 + suffix.size() || name.substr(0, prefix.size()) != prefix ||
-      name.substr(name.size() - suffix.size()) != suffix) {
-    return std::nullopt;
-  }
-  std::uint64_t v = 0;
-  for (char c : name.substr(prefix.size(), 16)) {
-    v <<= 4;
-    if (c >= '0' && c <= '9') {
-      v |= static_cast<std::uint64_t>(c - '0');
-    } else if (c >= 'a' && c <= 'f') {
-      v |= static_cast<std::uint64_t>(c - 'a' + 10);
-    } else {
-      return std::nullopt;
-    }
-  }
-  return v;
-}
-
-struct listing {
-  std::vector<std::uint64_t> snaps;
-  std::vector<std::uint64_t> wals;
-  std::vector<std::string> temps;
-};
-
-result<listing> list_dir(env& e, const std::string& path) {
-  BOOST_OUTCOME_TRY(names, e.list(path));
-  listing out;
-  for (const auto& n : names) {
-    if (auto s = parse_numbered(n, snap_prefix, snap_suffix)) out.snaps.push_back(*s);
-    if (auto w = parse_numbered(n, wal_prefix, wal_suffix)) out.wals.push_back(*w);
-    if (n.size() > 4 && n.substr(n.size() - 4) == ".tmp") out.temps.push_back(n);
-  }
-  std::sort(out.snaps.begin(), out.snaps.end());
-  std::sort(out.wals.begin(), out.wals.end());
-  return out;
-}
-
-boost::system::error_code damaged(const std::string& file, const std::string& what) {
-  set_last_error_detail(file + ": " + what);
-  return errc::corrupt;
-}
-
-// Loads a snapshot through the sink. Any problem is damage: a snapshot is written whole, then renamed.
-result<void> load_snapshot(env& e, const std::string& dir, std::uint64_t seq, const recovery_sink& sink) {
-  const std::string name = snap_name(seq);
-  BOOST_OUTCOME_TRY(data, e.read_file(dir + "/" + name));
-  std::uint64_t header_seq = 0;
-  std::uint64_t records = 0;
-  bool ended = false;
-  bool sink_failed = false;
-  const scan_result r = scan(data, snap_magic, false, header_seq, [&](std::string_view body, std::size_t) {
-    if (ended) return false;  // nothing may follow the end record
-    const auto type = type_of(body);
-    bool ok = false;
-    if (type == record_type::snap_meta && records == 0) {
-      snap_meta_record m;
-      ok = decode(body, m) && (sink_failed = !sink.meta(m), !sink_failed);
-    } else if (type == record_type::snap_key && records > 0) {
-      snap_key_record k;
-      ok = decode(body, k) && (sink_failed = !sink.key(k), !sink_failed);
-    } else if (type == record_type::snap_lease && records > 0) {
-      std::int64_t id = 0, ttl = 0, deadline = 0;
-      ok = decode_snap_lease(body, id, ttl, deadline) && (sink_failed = !sink.lease(id, ttl, deadline), !sink_failed);
-    } else if (type == record_type::snap_end) {
-      std::uint64_t count = 0;
-      ok = decode_snap_end(body, count) && count == records;
-      ended = true;
-    }
-    ++records;
-    return ok;
-  });
-  if (!r.error.empty()) return damaged(name, r.error);
-  if (header_seq != seq) return damaged(name, "sequence number does not match the file name at offset 12");
-  if (!ended) return damaged(name, "truncated snapshot (no end record) at offset " + std::to_string(r.valid_end));
-  return BOOST_OUTCOME_V2_NAMESPACE::success();
-}
+// How often a read-only open lists the directory again when a file it listed vanished (the writer took
+// a snapshot meanwhile). Each snapshot leaves the files a reader needs in place for one more round, so a
+// second listing normally suffices.
+constexpr int max_listing_attempts = 8;
 
 }  // namespace
 
-std::string wal_name(std::uint64_t seq) { return numbered(wal_prefix, seq, wal_suffix); }
-std::string snap_name(std::uint64_t seq) { return numbered(snap_prefix, seq, snap_suffix); }
+// What an open read from the directory, before anything is handed to the sink (so that a listing that
+// raced the writer can be read again without undoing anything).
+struct data_dir::contents {
+  listing files;
+  std::optional<std::uint64_t> snap;                            // the newest snapshot
+  std::string snap_data;
+  std::vector<std::pair<std::uint64_t, std::string>> segments;  // wal-snap, wal-snap+1, ...
+  bool interrupted_creation = false;  // wal-1 alone, at most its header: a creation that was cut short
+};
 
 data_dir::data_dir(std::shared_ptr<env> e, std::string path, const data_dir_options& o)
     : env_(std::move(e)), path_(std::move(path)), opts_(o) {}
@@ -110,50 +35,127 @@ result<std::unique_ptr<data_dir>> data_dir::open(std::shared_ptr<env> e, std::st
                                                  const snap_meta_record& fresh, const recovery_sink& sink) {
   set_last_error_detail({});
   std::unique_ptr<data_dir> d(new data_dir(e, path, o));
+  auto empty = [&]() -> result<std::unique_ptr<data_dir>> {
+    // Read-only, before any writer made the directory: the empty store it stands for; nothing created.
+    d->empty_ = fresh;
+    d->seq_ = 1;
+    sink.meta(fresh);
+    return std::move(d);
+  };
   if (!o.read_only) {
-    BOOST_OUTCOME_TRYV(e->create_dir(path));
+    BOOST_OUTCOME_TRYV(named(path, e->create_dir(path)));
     std::string holder;
-    auto lock = e->lock(path + "/" + std::string(lock_name), o.lock_timeout, &holder);
+    const std::string lock_file = path + "/" + std::string(lock_name);
+    auto lock = e->lock(lock_file, o.lock_timeout, &holder);
     if (!lock) {
-      if (lock.error() == errc::locked) set_last_error_detail("held by process " + holder);
+      if (lock.error() == errc::locked) {
+        set_last_error_detail("held by process " + holder);
+      } else {
+        set_last_error_detail(lock_file + ": " + lock.error().message());
+      }
       return lock.error();
     }
     d->lock_ = std::move(lock).value();
+  } else if (!e->exists(path)) {
+    return empty();
   }
-  if (o.read_only && !e->exists(path)) {
-    set_last_error_detail(path + ": no such data directory");
-    return boost::system::errc::make_error_code(boost::system::errc::no_such_file_or_directory);
-  }
-  BOOST_OUTCOME_TRY(files, list_dir(*e, path));
-  if (files.snaps.empty()) {
-    if (!files.wals.empty()) return damaged(wal_name(files.wals.front()), "log without a snapshot at offset 0");
-    if (o.read_only) {
-      sink.meta(fresh);
-      return d;
-    }
-    // A new directory: an empty snapshot first, so that every directory has one.
-    BOOST_OUTCOME_TRYV(d->start_segment(0));
-    BOOST_OUTCOME_TRYV(d->snapshot([&](const std::function<void(std::string_view)>& emit) { emit(encode(fresh)); }));
+  BOOST_OUTCOME_TRY(c, d->read_contents());
+  if (!c.snap) {
+    if (o.read_only) return empty();
+    BOOST_OUTCOME_TRYV(d->create(fresh));
+    for (const auto& t : c.files.temps) (void)e->remove(path + "/" + t);
     sink.meta(fresh);
     return d;
   }
-  const std::uint64_t snap = files.snaps.back();
-  BOOST_OUTCOME_TRYV(load_snapshot(*e, path, snap, sink));
+  BOOST_OUTCOME_TRYV(d->recover(c, sink));
+  return d;
+}
 
-  std::vector<std::uint64_t> segments;
-  for (auto w : files.wals) {
-    if (w >= snap) segments.push_back(w);
+result<data_dir::contents> data_dir::read_contents() {
+  for (int attempt = 1;; ++attempt) {
+    // A reader retries what a writer working beside it can explain; the writer holds the lock, so for it
+    // a vanished file is damage at once.
+    const bool may_retry = opts_.read_only && attempt < max_listing_attempts;
+    BOOST_OUTCOME_TRY(files, list_dir(*env_, path_));
+    contents c;
+    c.files = files;
+    bool vanished = false;
+    auto read = [&](std::uint64_t seq, bool wal, std::string& out) -> result<void> {
+      const std::string file = path_ + "/" + (wal ? wal_name(seq) : snap_name(seq));
+      auto r = env_->read_file(file);
+      if (!r) {
+        if (may_retry && is_not_found(r.error())) {
+          vanished = true;
+          return BOOST_OUTCOME_V2_NAMESPACE::success();
+        }
+        return named(file, std::move(r)).error();
+      }
+      out = std::move(r).value();
+      return BOOST_OUTCOME_V2_NAMESPACE::success();
+    };
+    if (files.snaps.empty()) {
+      if (files.wals.size() == 1 && files.wals[0] == 1) {
+        // The first segment is put in place before the first snapshot: alone and holding no record, it
+        // is a creation that was cut short.
+        std::string data;
+        BOOST_OUTCOME_TRYV(read(1, true, data));
+        if (vanished) continue;
+        if (data.size() <= file_header_size) {
+          c.interrupted_creation = true;
+          return c;
+        }
+      }
+      if (!files.wals.empty()) {
+        if (may_retry) continue;
+        return damaged(wal_name(files.wals.front()), "log without a snapshot at offset 0");
+      }
+      return c;
+    }
+    const std::uint64_t snap = files.snaps.back();
+    c.snap = snap;
+    BOOST_OUTCOME_TRYV(read(snap, false, c.snap_data));
+    for (auto w : files.wals) {
+      if (w < snap || vanished) continue;
+      c.segments.emplace_back(w, std::string());
+      BOOST_OUTCOME_TRYV(read(w, true, c.segments.back().second));
+    }
+    if (vanished) continue;
+    if (c.segments.empty() || c.segments.front().first != snap) {
+      if (may_retry) continue;
+      return damaged(wal_name(snap), "missing at offset 0: the log after " + snap_name(snap) +
+                                         " (the newest snapshot) is gone, and the writes in it with it");
+    }
+    for (std::size_t i = 1; i < c.segments.size(); ++i) {
+      if (c.segments[i].first != snap + i) {
+        if (may_retry) break;
+        return damaged(wal_name(c.segments[i].first), "a segment is missing before it, at offset 0");
+      }
+    }
+    if (c.segments.back().first != snap + c.segments.size() - 1) continue;
+    return c;
   }
-  std::uint64_t expect = snap;
+}
+
+result<void> data_dir::create(const snap_meta_record& fresh) {
+  // A creation cut short starts over; the segment it left holds no record.
+  BOOST_OUTCOME_TRYV(named(path_ + "/" + wal_name(1), env_->remove(path_ + "/" + wal_name(1))));
+  seq_ = 0;
+  return snapshot([&](const std::function<void(std::string_view)>& emit) { emit(encode(fresh)); });
+}
+
+result<void> data_dir::recover(contents& c, const recovery_sink& sink) {
+  const std::uint64_t snap = *c.snap;
+  BOOST_OUTCOME_TRYV(load_snapshot(c.snap_data, snap_name(snap), snap, sink));
+  c.snap_data = std::string();
   std::size_t last_valid_end = 0;
   bool last_torn = false;
-  for (std::size_t i = 0; i < segments.size(); ++i) {
-    const std::string name = wal_name(segments[i]);
-    if (segments[i] != expect) return damaged(name, "a segment is missing before it, at offset 0");
-    ++expect;
-    BOOST_OUTCOME_TRY(data, e->read_file(path + "/" + name));
-    const bool last = i + 1 == segments.size();
-    std::uint64_t header_seq = segments[i];
+  std::size_t last_size = 0;
+  for (std::size_t i = 0; i < c.segments.size(); ++i) {
+    const std::uint64_t seq = c.segments[i].first;
+    const std::string name = wal_name(seq);
+    const std::string data = std::move(c.segments[i].second);
+    const bool last = i + 1 == c.segments.size();
+    std::uint64_t header_seq = seq;
     bool sink_failed = false;
     const scan_result r = scan(data, wal_magic, last, header_seq, [&](std::string_view body, std::size_t) {
       entry_record rec;
@@ -167,64 +169,63 @@ result<std::unique_ptr<data_dir>> data_dir::open(std::shared_ptr<env> e, std::st
     if (!r.error.empty()) {
       return damaged(name, sink_failed ? "record does not follow from the state before it" + r.error.substr(r.error.find(" at offset")) : r.error);
     }
-    if (header_seq != segments[i] && r.valid_end >= file_header_size) {
+    if (header_seq != seq && r.valid_end >= file_header_size) {
       return damaged(name, "sequence number does not match the file name at offset 12");
+    }
+    if (last && r.valid_end < file_header_size) {
+      // A segment gets its name only once its header is synced: a short header is damage, not a torn
+      // write, and whatever records followed it are gone.
+      return damaged(name, "truncated file header at offset " + std::to_string(data.size()));
     }
     if (last) {
       last_valid_end = r.valid_end;
       last_torn = r.torn;
-      if (r.torn && o.logger) {
-        o.logger->warn("{}: cut a torn record at offset {} ({} bytes)", name, r.valid_end, data.size() - r.valid_end);
+      last_size = data.size();
+      if (r.torn && opts_.logger) {
+        opts_.logger->warn("{}: cut a torn record at offset {} ({} bytes)", name, r.valid_end, data.size() - r.valid_end);
       }
     }
   }
-  if (o.read_only) {
-    d->seq_ = segments.empty() ? snap : segments.back();
-    d->read_offset_ = segments.empty() ? 0 : last_valid_end;
-    return d;
+  const std::uint64_t last = c.segments.back().first;
+  if (opts_.read_only) {
+    seq_ = last;
+    read_offset_ = last_valid_end;
+    return BOOST_OUTCOME_V2_NAMESPACE::success();
   }
 
-  // Ready to append: continue the last segment (cut back to its last good record), or start one.
-  if (segments.empty()) {
-    BOOST_OUTCOME_TRYV(d->start_segment(snap));
-  } else {
-    const std::uint64_t last = segments.back();
-    BOOST_OUTCOME_TRY(f, e->open_append(path + "/" + wal_name(last)));
-    if (last_valid_end < file_header_size) {
-      // Not even its header survived: write the segment again from scratch.
-      BOOST_OUTCOME_TRYV(f->truncate(0));
-      BOOST_OUTCOME_TRYV(f->append(file_header(wal_magic, last)));
-      BOOST_OUTCOME_TRYV(f->sync());
-    } else if (last_torn || f->size() != last_valid_end) {
-      BOOST_OUTCOME_TRYV(f->truncate(last_valid_end));
-      BOOST_OUTCOME_TRYV(f->sync());
-    }
-    d->seq_ = last;
-    d->file_ = std::move(f);
+  // Ready to append: continue the last segment, cut back to its last good record.
+  const std::string file = path_ + "/" + wal_name(last);
+  BOOST_OUTCOME_TRY(f, named(file, env_->open_append(file)));
+  if (last_torn || last_size != last_valid_end || f->size() != last_valid_end) {
+    BOOST_OUTCOME_TRYV(named(file, f->truncate(last_valid_end)));
+    BOOST_OUTCOME_TRYV(named(file, f->sync()));
   }
+  seq_ = last;
+  file_ = std::move(f);
   // Files an interrupted snapshot left behind.
-  for (const auto& t : files.temps) (void)e->remove(path + "/" + t);
-  for (auto w : files.wals) {
-    if (w + 1 < snap) (void)e->remove(path + "/" + wal_name(w));  // the one before snap stays for readers
-  }
-  for (auto s : files.snaps) {
-    if (s < snap) (void)e->remove(path + "/" + snap_name(s));
-  }
-  return d;
+  for (const auto& t : c.files.temps) (void)env_->remove(path_ + "/" + t);
+  remove_superseded(snap);
+  return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 
-result<void> data_dir::start_segment(std::uint64_t seq) {
-  if (seq == 0) return BOOST_OUTCOME_V2_NAMESPACE::success();  // before the first snapshot: no segment yet
-  const std::string name = path_ + "/" + wal_name(seq);
-  BOOST_OUTCOME_TRY(f, env_->open_append(name));
-  BOOST_OUTCOME_TRYV(f->truncate(0));
-  BOOST_OUTCOME_TRYV(f->append(file_header(wal_magic, seq)));
-  BOOST_OUTCOME_TRYV(f->sync());
-  BOOST_OUTCOME_TRYV(env_->sync_dir(path_));
-  std::lock_guard lock(file_mu_);
-  seq_ = seq;
-  file_ = std::move(f);
-  return BOOST_OUTCOME_V2_NAMESPACE::success();
+void data_dir::remove_superseded(std::uint64_t snap) {
+  auto files = list_dir(*env_, path_);
+  if (!files) return;  // they go next time
+  for (auto s : files.value().snaps) {
+    if (s < snap) (void)env_->remove(path_ + "/" + snap_name(s));
+  }
+  // The segment before the snapshot stays one more round, for readers still following it.
+  for (auto w : files.value().wals) {
+    if (w + 1 < snap) (void)env_->remove(path_ + "/" + wal_name(w));
+  }
+}
+
+result<void> data_dir::sync_failed(const std::string& file, const boost::system::error_code& ec) {
+  // After a failed fsync the kernel may have dropped the dirty pages: nothing after it can be trusted.
+  // A segment no longer linked loses every write to it just as surely.
+  poisoned_.store(true, std::memory_order_release);
+  set_last_error_detail(file + ": " + (is_not_found(ec) ? "deleted while open (the writes to it are lost)" : ec.message()));
+  return errc::io_error;
 }
 
 result<void> data_dir::close() {
@@ -237,11 +238,14 @@ result<void> data_dir::close() {
 result<std::uint64_t> data_dir::append(std::string_view body) {
   if (closed_.load(std::memory_order_acquire)) return errc::closed;
   if (opts_.read_only) return errc::read_only;
+  if (closed_.load(std::memory_order_acquire)) return errc::closed;
   if (poisoned()) return errc::io_error;
   const std::string framed = frame(body);
   const std::uint64_t before = file_->size();
   auto r = file_->append(framed);
   if (!r) {
+    const std::string file = path_ + "/" + wal_name(seq_);
+    set_last_error_detail(file + ": " + r.error().message());
     // Leave no half record behind; if even that fails, the log's tail is unknown: stop writing.
     if (!file_->truncate(before)) poisoned_.store(true, std::memory_order_release);
     return r.error();
@@ -255,33 +259,88 @@ result<void> data_dir::sync_to(std::uint64_t lsn) {
   if (synced_.load(std::memory_order_acquire) >= lsn) return BOOST_OUTCOME_V2_NAMESPACE::success();
   if (poisoned()) return errc::io_error;
   std::shared_ptr<writable_file> f;
+  std::uint64_t target = 0;
+  std::string file;
   {
+    // Read together: every byte counted in appended_ went to this file until the segment switches, and
+    // the switch takes file_mu_ after syncing everything appended to the old one.
     std::lock_guard flock(file_mu_);
+    if (!file_) return errc::closed;  // close() synced everything it could; `lsn` is not from here
     f = file_;
+    target = appended_.load(std::memory_order_acquire);
+    file = path_ + "/" + wal_name(seq_);
   }
-  const std::uint64_t target = appended_.load(std::memory_order_acquire);
-  auto r = f->sync();
-  if (!r) {
-    // After a failed fsync the kernel may have dropped the dirty pages: nothing after it can be trusted.
-    poisoned_.store(true, std::memory_order_release);
-    return r.error();
-  }
+  if (auto r = f->sync(); !r) return sync_failed(file, r.error());
   if (synced_.load(std::memory_order_acquire) < target) synced_.store(target, std::memory_order_release);
   return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 
+result<void> data_dir::close() {
+  std::lock_guard lock(sync_mu_);
+  if (closed_.load(std::memory_order_acquire)) return BOOST_OUTCOME_V2_NAMESPACE::success();
+  result<void> r = BOOST_OUTCOME_V2_NAMESPACE::success();
+  std::lock_guard flock(file_mu_);
+  if (file_ && !opts_.read_only) {
+    const std::uint64_t target = appended_.load(std::memory_order_acquire);
+    if (poisoned()) {
+      r = errc::io_error;
+    } else if (auto s = file_->sync(); !s) {
+      r = sync_failed(path_ + "/" + wal_name(seq_), s.error());
+    } else if (synced_.load(std::memory_order_acquire) < target) {
+      synced_.store(target, std::memory_order_release);
+    }
+  }
+  file_.reset();
+  lock_.reset();
+  closed_.store(true, std::memory_order_release);
+  return r;
+}
+
+result<bool> data_dir::writer_started() {
+  if (!env_->exists(path_)) return false;
+  BOOST_OUTCOME_TRY(files, list_dir(*env_, path_));
+  if (files.snaps.empty()) return false;  // being created: nothing to read yet
+  // This reader holds the empty state: it can follow only a writer that started from it too.
+  const std::string file = path_ + "/" + snap_name(1);
+  auto data = env_->read_file(file);
+  if (!data && is_not_found(data.error())) return errc::stale;
+  if (!data) return named(file, std::move(data)).error();
+  bool same = true;
+  recovery_sink compare{
+      [&](const snap_meta_record& m) {
+        same = same && m.revision == empty_->revision && m.compacted_revision == empty_->compacted_revision;
+        return true;
+      },
+      [&](const snap_key_record&) { return same = false; },
+      [&](std::int64_t, std::int64_t, std::int64_t) { return same = false; }, nullptr};
+  auto loaded = load_snapshot(data.value(), snap_name(1), 1, compare);
+  if (!same) return errc::stale;
+  BOOST_OUTCOME_TRYV(loaded);
+  empty_.reset();
+  seq_ = 1;
+  read_offset_ = 0;
+  return true;
+}
+
 result<bool> data_dir::follow(const recovery_sink& sink) {
+  if (closed_.load(std::memory_order_acquire)) return errc::closed;
+  if (empty_) {
+    BOOST_OUTCOME_TRY(started, writer_started());
+    if (!started) return false;
+  }
   bool applied = false;
   for (;;) {
     const std::string name = wal_name(seq_);
     const std::string file = path_ + "/" + name;
     // Look for the next segment first: once it exists, this one is complete.
     const bool moved_on = env_->exists(path_ + "/" + wal_name(seq_ + 1));
-    if (!env_->exists(file)) {
-      if (moved_on || read_offset_ > 0) return errc::stale;
+    auto read = env_->exists(file) ? env_->read_file_from(file, read_offset_)
+                                   : result<std::string>(boost::system::errc::make_error_code(boost::system::errc::no_such_file_or_directory));
+    if (!read && is_not_found(read.error())) {
+      if (moved_on || read_offset_ > 0) return errc::stale;  // the writer removed it: more than a snapshot behind
       return applied;  // the writer has not started this segment yet
     }
-    BOOST_OUTCOME_TRY(data, env_->read_file_from(file, read_offset_));
+    BOOST_OUTCOME_TRY(data, named(file, std::move(read)));
     std::string_view rest = data;
     if (read_offset_ == 0) {
       if (rest.size() < file_header_size) return applied;
@@ -311,143 +370,53 @@ result<bool> data_dir::follow(const recovery_sink& sink) {
 bool data_dir::wants_snapshot() const { return file_ && file_->size() > opts_.snapshot_after_bytes; }
 
 result<void> data_dir::snapshot(const std::function<void(const std::function<void(std::string_view)>&)>& produce) {
+  if (closed_.load(std::memory_order_acquire)) return errc::closed;
   if (poisoned()) return errc::io_error;
   const std::uint64_t next = seq_ + 1;
-  BOOST_OUTCOME_TRYV(write_snapshot_file(*env_, path_ + "/" + snap_name(next), next, produce));
-  BOOST_OUTCOME_TRYV(env_->sync_dir(path_));
-  // The snapshot now stands for every record so far: sync the old segment's tail, then switch.
-  if (file_) {
-    auto r = file_->sync();
-    if (!r) poisoned_.store(true, std::memory_order_release);
-  }
-  const std::uint64_t old = seq_;
-  BOOST_OUTCOME_TRYV(start_segment(next));
-  synced_.store(appended_.load(std::memory_order_acquire), std::memory_order_release);
-  if (old != 0) {
-    // The superseded snapshot goes; the segment just finished stays one more round for readers that are
-    // still following it (see follow()).
-    (void)env_->remove(path_ + "/" + snap_name(old));
-    if (old > 1) (void)env_->remove(path_ + "/" + wal_name(old - 1));
-  }
-  return BOOST_OUTCOME_V2_NAMESPACE::success();
-}
-
-result<void> write_snapshot_file(env& e, const std::string& path, std::uint64_t seq,
-                                 const std::function<void(const std::function<void(std::string_view)>&)>& produce) {
-  const std::string tmp = path + ".tmp";
-  BOOST_OUTCOME_TRY(f, e.open_append(tmp));
-  BOOST_OUTCOME_TRYV(f->truncate(0));
-  std::string buf = file_header(snap_magic, seq);
-  std::uint64_t records = 0;
-  result<void> written = BOOST_OUTCOME_V2_NAMESPACE::success();
-  auto flush = [&] {
-    if (written && !buf.empty()) written = f->append(buf);
-    buf.clear();
+  const std::string snap_file = path_ + "/" + snap_name(next);
+  const std::string wal_file = path_ + "/" + wal_name(next);
+  const std::string snap_tmp = snap_file + ".tmp";
+  const std::string wal_tmp = wal_file + ".tmp";
+  // Before the switch, a failure leaves everything as it was: appends go on to the current segment.
+  auto abandon = [&](const boost::system::error_code& ec) {
+    const std::string detail = last_error_detail();
+    (void)env_->remove(snap_tmp);
+    (void)env_->remove(wal_tmp);
+    set_last_error_detail(detail);
+    return ec;
   };
-  produce([&](std::string_view body) {
-    buf += frame(body);
-    ++records;
-    if (buf.size() > (1u << 20)) flush();
-  });
-  buf += frame(encode_snap_end(records));
-  flush();
-  if (written) written = f->sync();
-  if (!written) {
-    (void)e.remove(tmp);
-    return written.error();
+  if (auto r = write_snapshot_temp(*env_, snap_tmp, next, produce); !r) return abandon(r.error());
+  auto opened = named(wal_tmp, env_->open_append(wal_tmp));
+  if (!opened) return abandon(opened.error());
+  std::shared_ptr<writable_file> f = std::move(opened).value();
+  result<void> made = named(wal_tmp, f->truncate(0));
+  if (made) made = named(wal_tmp, f->append(file_header(wal_magic, next)));
+  if (made) made = named(wal_tmp, f->sync());
+  if (!made) return abandon(made.error());
+  // The snapshot will stand for everything appended so far: make it durable (this also finds a segment
+  // deleted under the writer, whatever the sync policy).
+  if (file_) {
+    const std::uint64_t target = appended_.load(std::memory_order_acquire);
+    if (auto r = file_->sync(); !r) return abandon(sync_failed(path_ + "/" + wal_name(seq_), r.error()).error());
+    if (synced_.load(std::memory_order_acquire) < target) synced_.store(target, std::memory_order_release);
   }
-  return e.rename(tmp, path);
-}
-
-result<snapshot_info> inspect_snapshot(env& e, const std::string& path) {
-  set_last_error_detail({});
-  BOOST_OUTCOME_TRY(data, e.read_file(path));
-  snapshot_info info;
-  info.size = data.size();
-  info.hash = base::crc32c(data);
-  std::uint64_t seq = 0;
-  std::uint64_t records = 0;
-  bool ended = false;
-  const scan_result r = scan(data, snap_magic, false, seq, [&](std::string_view body, std::size_t) {
-    if (ended) return false;
-    const auto type = type_of(body);
-    ++records;
-    if (type == record_type::snap_meta && records == 1) {
-      snap_meta_record m;
-      if (!decode(body, m)) return false;
-      info.revision = m.revision;
-      return true;
-    }
-    if (type == record_type::snap_key && records > 1) {
-      snap_key_record k;
-      ++info.keys;
-      return decode(body, k);
-    }
-    if (type == record_type::snap_lease && records > 1) {
-      std::int64_t id = 0, ttl = 0, deadline = 0;
-      return decode_snap_lease(body, id, ttl, deadline);
-    }
-    if (type == record_type::snap_end) {
-      std::uint64_t count = 0;
-      ended = true;
-      return decode_snap_end(body, count) && count + 1 == records;
-    }
-    return false;
-  });
-  const std::string name = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
-  if (!r.error.empty()) return damaged(name, r.error);
-  if (!ended) return damaged(name, "truncated snapshot (no end record) at offset " + std::to_string(r.valid_end));
-  return info;
-}
-
-result<void> restore_snapshot(env& e, const std::string& path, const std::string& dir) {
-  BOOST_OUTCOME_TRYV(inspect_snapshot(e, path));
-  if (e.exists(dir)) {
-    set_last_error_detail(dir + " exists");
-    return boost::system::errc::make_error_code(boost::system::errc::file_exists);
+  if (auto r = named(wal_file, env_->rename(wal_tmp, wal_file)); !r) return abandon(r.error());
+  {
+    // The switch: wal-next exists, so appends go to it.
+    std::lock_guard lock(file_mu_);
+    seq_ = next;
+    file_ = std::move(f);
   }
-  BOOST_OUTCOME_TRY(data, e.read_file(path));
-  BOOST_OUTCOME_TRYV(e.create_dir(dir));
-  // The file becomes the directory's first snapshot (its header already says sequence 1) and an empty
-  // log follows it.
-  BOOST_OUTCOME_TRY(snap, e.open_append(dir + "/" + snap_name(1)));
-  BOOST_OUTCOME_TRYV(snap->append(data));
-  BOOST_OUTCOME_TRYV(snap->sync());
-  BOOST_OUTCOME_TRY(wal, e.open_append(dir + "/" + wal_name(1)));
-  BOOST_OUTCOME_TRYV(wal->append(file_header(wal_magic, 1)));
-  BOOST_OUTCOME_TRYV(wal->sync());
-  return e.sync_dir(dir);
-}
-
-result<std::vector<std::string>> check(env& e, const std::string& path) {
-  std::vector<std::string> problems;
-  BOOST_OUTCOME_TRY(files, list_dir(e, path));
-  if (files.snaps.empty()) problems.push_back(path + ": no snapshot");
-  recovery_sink accept{[](const snap_meta_record&) { return true; }, [](const snap_key_record&) { return true; },
-                       [](std::int64_t, std::int64_t, std::int64_t) { return true; },
-                       [](const entry_record&) { return true; }};
-  for (auto s : files.snaps) {
-    auto r = load_snapshot(e, path, s, accept);
-    if (!r) problems.push_back(last_error_detail());
+  if (auto r = named(path_, env_->sync_dir(path_)); !r) {
+    // Whether wal-next survives a crash is unknown, so is whatever is appended to it.
+    poisoned_.store(true, std::memory_order_release);
+    return abandon(r.error());
   }
-  for (std::size_t i = 0; i < files.wals.size(); ++i) {
-    const std::string name = wal_name(files.wals[i]);
-    auto data = e.read_file(path + "/" + name);
-    if (!data) {
-      problems.push_back(name + ": " + data.error().message());
-      continue;
-    }
-    std::uint64_t seq = 0;
-    const bool last = i + 1 == files.wals.size();
-    const scan_result r = scan(data.value(), wal_magic, last, seq, [](std::string_view body, std::size_t) {
-      entry_record rec;
-      return decode(body, rec);
-    });
-    if (!r.error.empty()) problems.push_back(name + ": " + r.error);
-    if (r.torn) problems.push_back(name + ": torn record at offset " + std::to_string(r.valid_end) + " (cut off at the next open)");
-  }
-  set_last_error_detail({});
-  return problems;
+  // Only now does the snapshot count; if it does not get there, recovery replays from the one before.
+  if (auto r = named(snap_file, env_->rename(snap_tmp, snap_file)); !r) return abandon(r.error());
+  BOOST_OUTCOME_TRYV(named(path_, env_->sync_dir(path_)));
+  remove_superseded(next);
+  return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 
 }  // namespace leasekv::storage

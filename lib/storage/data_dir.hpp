@@ -4,15 +4,24 @@
 //   wal-N.log     records appended after snap-N, until snap-(N+1) is taken
 //   LOCK          flock()ed by the one writer; holds its pid
 //
-// Opening loads the newest snapshot and replays the segments from its number on. A torn last record of
+// Opening loads the newest snapshot snap-S and replays the segments from wal-S on. A torn last record of
 // the last segment is cut off (and logged); any other damage fails the open with errc::corrupt and
-// last_error_detail() naming the file and offset. Nothing is returned from a record whose checksum fails.
+// last_error_detail() naming the file and offset — a missing wal-S included: the log is never taken for
+// an empty one. Nothing is returned from a record whose checksum fails. Every I/O error names its file
+// in last_error_detail().
 //
 // Appends: a failed append is cut back off the file, so the log never holds half a record; if that cut
-// fails too, or a sync fails, the directory is poisoned: every later append fails with errc::io_error.
+// fails too, or a sync fails (the segment deleted under the writer included), the directory is poisoned:
+// every later append fails with errc::io_error.
 //
-// Thread safety: append(), snapshot() and wants_snapshot() under the store's write lock; sync_to() from
-// any thread (group commit: concurrent callers share one fsync).
+// A snapshot counts only once the segment after it exists: wal-(N+1) is made under a temporary name,
+// renamed into place (from then on appends go to it), and only then is snap-(N+1) renamed into place.
+// So wal-(N+1) exists exactly when appends go to it, and a reader following wal-N knows it is complete
+// once wal-(N+1) exists.
+//
+// Thread safety: append(), snapshot(), wants_snapshot(), follow() and close() under the store's write
+// lock; sync_to() from any thread (group commit: concurrent callers share one fsync), also concurrently
+// with snapshot() and close().
 #pragma once
 
 #include "leasekv/env.hpp"
@@ -25,7 +34,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace spdlog {
 class logger;
@@ -51,15 +62,23 @@ struct data_dir_options {
 
 class data_dir {
  public:
-  // Opens `path` (creating it, with an empty snapshot carrying `fresh`, if it holds none).
+  // Opens `path` (creating it, with an empty snapshot carrying `fresh`, if it holds none). Read-only, a
+  // directory that does not exist (or holds nothing yet) is the empty store `fresh` and nothing is created;
+  // follow() picks the writer up once it creates it. A read-only open retries its listing a few times
+  // when a file it listed vanished (the writer took a snapshot meanwhile).
   static result<std::unique_ptr<data_dir>> open(std::shared_ptr<env> e, std::string path, const data_dir_options& o,
                                                 const snap_meta_record& fresh, const recovery_sink& sink);
   ~data_dir();
 
-  // Appends one record; returns its log sequence number for sync_to().
+  // Appends one record; returns its log sequence number for sync_to(). Fails with errc::closed after
+  // close(), errc::io_error once poisoned.
   result<std::uint64_t> append(std::string_view body);
-  // Makes every record up to `lsn` durable.
+  // Makes every record up to `lsn` durable. After close(): succeeds for what close() made durable,
+  // errc::io_error if its sync failed.
   result<void> sync_to(std::uint64_t lsn);
+  // Makes everything appended durable, then releases the segment and the LOCK file. Later appends and
+  // snapshots fail with errc::closed. Fails (and poisons) if the sync fails. Idempotent.
+  result<void> close();
   bool poisoned() const { return poisoned_.load(std::memory_order_acquire); }
   // Syncs everything appended and releases the directory's lock; append() then fails with errc::closed.
   // sync_to() for what was appended before still answers (durable, or io_error if this sync failed).
@@ -67,8 +86,11 @@ class data_dir {
 
   // True when the current segment has grown past snapshot_after_bytes.
   bool wants_snapshot() const;
-  // Writes a snapshot of the current state (`produce` emits record bodies through its argument), then
-  // starts a new segment and removes the files the snapshot supersedes. On failure nothing changes.
+  // Writes a snapshot of the current state (`produce` emits record bodies through its argument), starts
+  // a new segment and removes the files the snapshot supersedes. On a failure before the new segment is
+  // in place nothing changes (appends go on to the current segment); after it, the snapshot does not
+  // count (recovery replays from the one before). A failed sync of the current segment or of the
+  // directory once the new segment is in place poisons.
   result<void> snapshot(const std::function<void(const std::function<void(std::string_view)>&)>& produce);
 
   // Read-only: applies the records the writer appended since the last call (following it into new
@@ -81,18 +103,26 @@ class data_dir {
   std::uint64_t segment() const { return seq_; }
 
  private:
+  struct contents;
   data_dir(std::shared_ptr<env> e, std::string path, const data_dir_options& o);
-  result<void> start_segment(std::uint64_t seq);
+  result<contents> read_contents();
+  result<void> recover(contents& c, const recovery_sink& sink);
+  result<void> create(const snap_meta_record& fresh);
+  result<bool> writer_started();
+  result<void> sync_failed(const std::string& file, const boost::system::error_code& ec);
+  void remove_superseded(std::uint64_t snap);
 
   const std::shared_ptr<env> env_;
   const std::string path_;
   const data_dir_options opts_;
   std::unique_ptr<file_lock> lock_;
 
-  std::uint64_t seq_ = 0;                 // the current segment
+  std::uint64_t seq_ = 0;                 // the current segment (written under file_mu_)
   std::uint64_t read_offset_ = 0;         // read-only: how much of it was applied (0: not even its header)
+  std::optional<snap_meta_record> empty_; // read-only, opened before the writer created the directory
   std::shared_ptr<writable_file> file_;   // guarded by file_mu_ for sync_to's readers
   std::mutex file_mu_;
+  std::atomic<bool> closed_{false};
   std::atomic<std::uint64_t> appended_{0};
   std::atomic<std::uint64_t> synced_{0};
   std::mutex sync_mu_;                    // one fsync at a time
@@ -104,7 +134,8 @@ std::string wal_name(std::uint64_t seq);
 std::string snap_name(std::uint64_t seq);
 
 // Writes a snapshot file at `path` with sequence number `seq` from the records `produce` emits (and the
-// end record); synced, and renamed into place so that a crash never leaves half a file under that name.
+// end record); written to `path`.tmp, synced, and renamed into place so that a crash never leaves half a
+// file under that name (a temporary file a killed save left is started over by the next save).
 result<void> write_snapshot_file(env& e, const std::string& path, std::uint64_t seq,
                                  const std::function<void(const std::function<void(std::string_view)>&)>& produce);
 
@@ -117,7 +148,9 @@ struct snapshot_info {
 };
 result<snapshot_info> inspect_snapshot(env& e, const std::string& path);
 
-// Makes a new data directory `dir` from a snapshot file (it must not exist yet).
+// Makes a new data directory `dir` from a snapshot file (it must not exist yet: file_exists). The directory
+// is built as `dir`.restore.tmp beside it and renamed into place, so an interrupted restore leaves no
+// `dir`; a temporary directory an earlier one left is removed first.
 result<void> restore_snapshot(env& e, const std::string& path, const std::string& dir);
 
 // Checks every file of a data directory without opening a store: returns one line per problem found

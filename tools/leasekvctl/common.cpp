@@ -69,9 +69,18 @@ std::unique_ptr<leasekv::store> open_store(const context& c, access how) {
   o.min_lease_ttl = std::chrono::seconds(2);  // etcd's: short TTLs are raised to 2 s
   o.clock = clock_from_env();
   o.lock_timeout = how == access::write ? std::chrono::milliseconds(5000) : std::chrono::milliseconds(0);
+  // A reader opens as a writer when it can (its open revokes the leases that are due), and otherwise
+  // reads beside the writer that holds the lock, or from a directory it may not write (a read-only file
+  // system, no permission). A directory that does not exist is the empty store, and a read creates
+  // nothing: only a write makes a data directory.
+  auto cannot_write = [](const boost::system::error_code& ec) {
+    return ec == leasekv::errc::locked || ec == boost::system::errc::read_only_file_system ||
+           ec == boost::system::errc::permission_denied || ec == boost::system::errc::operation_not_permitted;
+  };
+  if (how == access::read && !leasekv::env::posix()->exists(c.data_dir)) o.read_only = true;
   auto s = leasekv::store::open(o);
-  if (!s && how == access::read && s.error() == leasekv::errc::locked) {
-    o.read_only = true;  // a writer holds it: read beside it
+  if (!s && how == access::read && !o.read_only && cannot_write(s.error())) {
+    o.read_only = true;
     s = leasekv::store::open(o);
   }
   if (!s) {

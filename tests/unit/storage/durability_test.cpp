@@ -230,7 +230,7 @@ TEST_CASE("durability: a revoke or expiry that cannot be written keeps the lease
   CHECK(s->revision() == 5);
 }
 
-TEST_CASE("durability: one writer per data directory; readers open beside it", "[storage]") {
+TEST_CASE("durability: one writer per data directory, and readers open beside it", "[storage]") {
   fixture f;
   auto writer = f.open();
   writer->put("k", "v").value();
