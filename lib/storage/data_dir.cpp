@@ -228,15 +228,8 @@ result<void> data_dir::sync_failed(const std::string& file, const boost::system:
   return errc::io_error;
 }
 
-result<void> data_dir::close() {
-  if (closed_.exchange(true)) return BOOST_OUTCOME_V2_NAMESPACE::success();
-  auto r = opts_.read_only ? BOOST_OUTCOME_V2_NAMESPACE::success() : sync_to(appended_.load(std::memory_order_acquire));
-  lock_.reset();
-  return r;
-}
 
 result<std::uint64_t> data_dir::append(std::string_view body) {
-  if (closed_.load(std::memory_order_acquire)) return errc::closed;
   if (opts_.read_only) return errc::read_only;
   if (closed_.load(std::memory_order_acquire)) return errc::closed;
   if (poisoned()) return errc::io_error;

@@ -80,9 +80,6 @@ class data_dir {
   // snapshots fail with errc::closed. Fails (and poisons) if the sync fails. Idempotent.
   result<void> close();
   bool poisoned() const { return poisoned_.load(std::memory_order_acquire); }
-  // Syncs everything appended and releases the directory's lock; append() then fails with errc::closed.
-  // sync_to() for what was appended before still answers (durable, or io_error if this sync failed).
-  result<void> close();
 
   // True when the current segment has grown past snapshot_after_bytes.
   bool wants_snapshot() const;
@@ -127,7 +124,6 @@ class data_dir {
   std::atomic<std::uint64_t> synced_{0};
   std::mutex sync_mu_;                    // one fsync at a time
   std::atomic<bool> poisoned_{false};
-  std::atomic<bool> closed_{false};
 };
 
 std::string wal_name(std::uint64_t seq);
