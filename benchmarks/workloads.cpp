@@ -28,8 +28,9 @@
 //              per write and group commit, from T = 1, 4, 16 threads
 //   catchup_<N>  one watcher replays N revisions of history (--catchup-revisions, default 200,000 and
 //              2,000,000; puts of 64-byte values to 1,000 keys, from revision 1) while a writer keeps putting
-//              other keys: the writer's put latency (p50 / p99 / max) during the replay, the replay's time,
-//              and resident memory before and at its peak during the replay
+//              other keys: the writer's put latency (p50 / p99 / max) during the replay and (p99 / max) as
+//              long again after it (the watcher live), the replay's time, and resident memory before and at
+//              its peak during the replay (the writer's puts add some)
 //   open_empty the time to open an empty in-memory store, averaged over --opens N (1,000)
 //   open_durable   the time to open a data directory holding K keys (--durable-keys, default 1,000,000),
 //              and its bytes on disk per key
@@ -318,22 +319,25 @@ int catchup(std::size_t revisions) {
   auto work = boost::asio::make_work_guard(ioc);
   std::thread delivery([&] { ioc.run(); });
   std::atomic<bool> stop{false};
-  std::atomic<bool> replaying{false};
+  std::atomic<int> phase{0};  // 1: during the replay; 2: as long again after it, the watcher live and idle
   std::vector<double> during;
+  std::vector<double> after;
   during.reserve(1 << 22);
+  after.reserve(1 << 22);
   std::thread writer([&] {
     std::size_t i = 0;
     while (!stop.load(std::memory_order_relaxed)) {
       const auto start = bench_clock::now();
       store->put(fmt::format("/writer/{:04d}", i++ % 1000), "x").value();
       const auto d = bench_clock::now() - start;
-      if (replaying.load(std::memory_order_relaxed) && during.size() < during.capacity()) during.push_back(micros(d));
+      auto& v = phase.load(std::memory_order_relaxed) == 1 ? during : after;
+      if (phase.load(std::memory_order_relaxed) != 0 && v.size() < v.capacity()) v.push_back(micros(d));
     }
   });
 
   std::atomic<std::size_t> delivered{0};
   const auto t0 = bench_clock::now();
-  replaying = true;
+  phase = 1;
   auto w = store->watch(leasekv::prefix("/hist/"), {.start_revision = 1}, ioc.get_executor(),
                         [&](const leasekv::watch_response& r) { delivered.fetch_add(r.events.size(), std::memory_order_relaxed); })
                .value();
@@ -343,18 +347,22 @@ int catchup(std::size_t revisions) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   const auto d = bench_clock::now() - t0;
-  replaying = false;
+  phase = 2;
+  std::this_thread::sleep_for(d);
   stop = true;
   writer.join();
   w.reset();
   work.reset();
   delivery.join();
   std::sort(during.begin(), during.end());
+  std::sort(after.begin(), after.end());
   fmt::print("{{\"workload\":\"catchup_{}\",\"revisions\":{},\"replay_ms\":{:.1f},\"writer_puts_during\":{},"
              "\"writer_p50_us\":{:.1f},\"writer_p99_us\":{:.1f},\"writer_max_us\":{:.1f},"
+             "\"writer_after_p99_us\":{:.1f},\"writer_after_max_us\":{:.1f},"
              "\"rss_before_mb\":{:.1f},\"rss_peak_mb\":{:.1f}}}\n",
              revisions, revisions, std::chrono::duration<double, std::milli>(d).count(), during.size(),
              percentile(during, 0.5), percentile(during, 0.99), during.empty() ? 0.0 : during.back(),
+             percentile(after, 0.99), after.empty() ? 0.0 : after.back(),
              static_cast<double>(resident_before) / 1e6, static_cast<double>(resident_peak) / 1e6);
   std::fflush(stdout);
   return delivered.load() == revisions ? EXIT_SUCCESS : EXIT_FAILURE;
