@@ -2,7 +2,8 @@
 //
 //   leasekv_workloads [--keys N] [--ranges N] [--leases N] [--storm-leases N] [--storm-keys N] [--seed S]
 //                     [--watch-events N] [--durable-puts N] [--durable-keys N] [--dir D]
-//                     [--opens N] [--huge-pages 0|1] [--only kv|lease|watch|durable|compare]
+//                     [--opens N] [--huge-pages 0|1] [--only kv|lease|watch|durable|compare|catchup]
+//                     [--catchup-revisions N,N,...]
 //
 // --only compare runs the workloads benchmarks/etcd/compare.sh pairs with etcd's: kv, lease, storm, open_empty.
 //
@@ -25,6 +26,11 @@
 //              (single keys, and prefixes)
 //   durable_put_<policy>_<T>  puts per second into a data directory (--dir, default under /tmp) with sync
 //              per write and group commit, from T = 1, 4, 16 threads
+//   catchup_<N>  one watcher replays N revisions of history (--catchup-revisions, default 200,000 and
+//              2,000,000; puts of 64-byte values to 1,000 keys, from revision 1) while a writer keeps putting
+//              other keys: the writer's put latency (p50 / p99 / max) during the replay and (p99 / max) as
+//              long again after it (the watcher live), the replay's time, and resident memory before and at
+//              its peak during the replay (the writer's puts add some)
 //   open_empty the time to open an empty in-memory store, averaged over --opens N (1,000)
 //   open_durable   the time to open a data directory holding K keys (--durable-keys, default 1,000,000),
 //              and its bytes on disk per key
@@ -298,6 +304,70 @@ int watch_workloads(std::size_t scale) {
   return EXIT_SUCCESS;
 }
 
+// The percentile p (0..1) of sorted samples.
+double percentile(const std::vector<double>& sorted, double p) {
+  return sorted.empty() ? 0.0 : sorted[static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1))];
+}
+
+int catchup(std::size_t revisions) {
+  auto store = leasekv::store::open(memory_options()).value();
+  const std::string value(64, 'v');
+  for (std::size_t i = 0; i < revisions; ++i) store->put(fmt::format("/hist/{:04d}", i % 1000), value).value();
+  const std::size_t resident_before = resident_bytes();
+
+  boost::asio::io_context ioc;
+  auto work = boost::asio::make_work_guard(ioc);
+  std::thread delivery([&] { ioc.run(); });
+  std::atomic<bool> stop{false};
+  std::atomic<int> phase{0};  // 1: during the replay; 2: as long again after it, the watcher live and idle
+  std::vector<double> during;
+  std::vector<double> after;
+  during.reserve(1 << 22);
+  after.reserve(1 << 22);
+  std::thread writer([&] {
+    std::size_t i = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      const auto start = bench_clock::now();
+      store->put(fmt::format("/writer/{:04d}", i++ % 1000), "x").value();
+      const auto d = bench_clock::now() - start;
+      auto& v = phase.load(std::memory_order_relaxed) == 1 ? during : after;
+      if (phase.load(std::memory_order_relaxed) != 0 && v.size() < v.capacity()) v.push_back(micros(d));
+    }
+  });
+
+  std::atomic<std::size_t> delivered{0};
+  const auto t0 = bench_clock::now();
+  phase = 1;
+  auto w = store->watch(leasekv::prefix("/hist/"), {.start_revision = 1}, ioc.get_executor(),
+                        [&](const leasekv::watch_response& r) { delivered.fetch_add(r.events.size(), std::memory_order_relaxed); })
+               .value();
+  std::size_t resident_peak = resident_before;
+  while (delivered.load(std::memory_order_relaxed) < revisions) {
+    resident_peak = std::max(resident_peak, resident_bytes());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const auto d = bench_clock::now() - t0;
+  phase = 2;
+  std::this_thread::sleep_for(d);
+  stop = true;
+  writer.join();
+  w.reset();
+  work.reset();
+  delivery.join();
+  std::sort(during.begin(), during.end());
+  std::sort(after.begin(), after.end());
+  fmt::print("{{\"workload\":\"catchup_{}\",\"revisions\":{},\"replay_ms\":{:.1f},\"writer_puts_during\":{},"
+             "\"writer_p50_us\":{:.1f},\"writer_p99_us\":{:.1f},\"writer_max_us\":{:.1f},"
+             "\"writer_after_p99_us\":{:.1f},\"writer_after_max_us\":{:.1f},"
+             "\"rss_before_mb\":{:.1f},\"rss_peak_mb\":{:.1f}}}\n",
+             revisions, revisions, std::chrono::duration<double, std::milli>(d).count(), during.size(),
+             percentile(during, 0.5), percentile(during, 0.99), during.empty() ? 0.0 : during.back(),
+             percentile(after, 0.99), after.empty() ? 0.0 : after.back(),
+             static_cast<double>(resident_before) / 1e6, static_cast<double>(resident_peak) / 1e6);
+  std::fflush(stdout);
+  return delivered.load() == revisions ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -306,6 +376,16 @@ int main(int argc, char** argv) {
   std::mt19937_64 lease_rng(arg(argc, argv, "--seed", 42));
   const std::size_t watch_scale = arg(argc, argv, "--watch-events", 2000000);
   if (only == "watch") return watch_workloads(watch_scale);
+  if (only == "catchup") {
+    std::string list(arg_text(argc, argv, "--catchup-revisions"));
+    if (list.empty()) list = "200000,2000000";
+    for (std::size_t at = 0; at < list.size();) {
+      const std::size_t comma = std::min(list.find(',', at), list.size());
+      if (catchup(std::strtoull(list.substr(at, comma - at).c_str(), nullptr, 10)) != EXIT_SUCCESS) return EXIT_FAILURE;
+      at = comma + 1;
+    }
+    return EXIT_SUCCESS;
+  }
   std::string dir(arg_text(argc, argv, "--dir"));
   if (dir.empty()) dir = (std::filesystem::temp_directory_path() / fmt::format("leasekv-bench-{}", ::getpid())).string();
   const std::size_t durable_puts = arg(argc, argv, "--durable-puts", 4000);

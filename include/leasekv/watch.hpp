@@ -24,6 +24,15 @@
 // never inside the call that started the operation, and may call back into the store (put, watch,
 // cancel). In callback mode, no handler runs after cancel() returns (cancel may be called from a handler).
 // In pull mode a pending async_next completes with boost::asio::error::operation_aborted on cancel().
+//
+// Lifetimes: a watcher may outlive its store (it then delivers nothing more; async_next completes with
+// operation_aborted) and the execution context of its executor. When that context (an io_context, a
+// thread_pool) is destroyed, the watcher is cancelled as far as delivery goes: writes to the store from
+// any thread go on and post nothing to it; its undelivered responses are dropped; a pending async_next
+// whose handler would run there is destroyed without being called (as Asio destroys every operation
+// pending on a destroyed context: a use_future's future then reports a broken promise). Destroy the
+// watcher afterwards as usual. Do not call async_next with a handler that would run on a destroyed
+// context: Asio cannot even count work on one.
 #pragma once
 
 #include "leasekv/error.hpp"
@@ -32,8 +41,12 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/execution/executor.hpp>
+#include <boost/asio/execution_context.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <cstdint>
@@ -81,8 +94,11 @@ namespace detail {
 // A type-erased, move-only completion for async_next (Asio 1.18 has no any_completion_handler).
 struct watch_completion {
   virtual ~watch_completion() = default;
-  // Posts the handler to its associated executor with these arguments. Called once.
+  // Posts the handler to its associated executor with these arguments. Called once, while that
+  // executor's context exists (or never: then the completion is destroyed during the context's shutdown).
   virtual void complete(boost::system::error_code ec, watch_response r) = 0;
+  // The execution context the handler runs on, or null for an executor without one (it never dies).
+  virtual boost::asio::execution_context* context() const = 0;
 };
 
 template <class Handler, class Executor>
@@ -92,6 +108,16 @@ struct watch_completion_impl final : watch_completion {
     auto ex = work.get_executor();
     boost::asio::post(ex, [h = std::move(handler), ec, r = std::move(r)]() mutable { h(ec, std::move(r)); });
     work.reset();
+  }
+  boost::asio::execution_context* context() const override {
+    using ex_type = typename boost::asio::executor_work_guard<Executor>::executor_type;
+    if constexpr (boost::asio::can_query<const ex_type&, boost::asio::execution::context_t>::value) {
+      return &boost::asio::query(work.get_executor(), boost::asio::execution::context);
+    } else if constexpr (requires(const ex_type& e) { e.context(); }) {
+      return &work.get_executor().context();
+    } else {
+      return nullptr;  // e.g. use_future's: it runs the handler in place
+    }
   }
   Handler handler;
   boost::asio::executor_work_guard<Executor> work;

@@ -133,6 +133,7 @@ std::vector<key_value> to_key_values(const std::vector<range_hit>& hits, bool ke
 }
 
 void kv_store::begin_write() {
+  if (restoring_) end_restore();
   write_main_ = current_ + 1;
   write_sub_ = 0;
   changes_.clear();
@@ -162,6 +163,7 @@ void kv_store::put(std::string_view key, std::uint32_t h, ordered_index::hint wh
   e->head = v;
   bytes_ += key.size() + v->value_size + version_overhead;
   changes_.push_back({e, v, cur});
+  log_.append(e, v);
 }
 
 void kv_store::prefetch_puts(std::span<const std::string_view> keys, std::span<const std::uint32_t> hashes,
@@ -212,6 +214,7 @@ void kv_store::bury(key_entry* e) {
   e->head = t;
   bytes_ += e->key_size + version_overhead;
   changes_.push_back({e, t, cur});
+  log_.append(e, t);
 }
 
 bool kv_store::delete_entry(const key_entry* e) {
@@ -240,6 +243,7 @@ std::int64_t kv_store::end_write() {
 }
 
 void kv_store::abort_write() {
+  log_.pop_back(changes_.size());
   for (auto it = changes_.rbegin(); it != changes_.rend(); ++it) {
     auto* e = const_cast<key_entry*>(it->entry);  // ours; the change list is const only
     key_version* v = e->head;                      // the change's version: the newest
@@ -271,12 +275,28 @@ void kv_store::restore_version(std::string_view key, revision rev, std::int64_t 
   v->older = e->head;
   e->head = v;
   bytes_ += key.size() + v->value_size + version_overhead;
+  log_.append(e, v);
+  restoring_ = true;
+}
+
+void kv_store::end_restore() {
+  if (!restoring_) return;
+  restoring_ = false;
+  log_.sort();
+  // A snapshot holds what compaction kept: below the compacted revision, no watcher reads it.
+  if (compacted_ > 0) log_.compact(compacted_, [](const change_log::record&) { return true; });
 }
 
 result<void> kv_store::set_compacted(std::int64_t rev) {
+  if (restoring_) end_restore();
   if (rev <= compacted_) return errc::compacted;
   if (rev > current_) return errc::future_revision;
   compacted_ = rev;
+  // The log keeps only what compact_batch(rev, ...) keeps: at `rev`, a key's newest version <= rev
+  // unless it is a tombstone (see key_index.hpp).
+  log_.compact(rev, [rev](const change_log::record& r) {
+    return !r.version->tombstone() && r.entry->at(rev) == r.version;
+  });
   return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 

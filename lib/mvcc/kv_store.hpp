@@ -11,6 +11,7 @@
 
 #include "leasekv/error.hpp"
 #include "leasekv/types.hpp"
+#include "mvcc/change_log.hpp"
 #include "mvcc/key_index.hpp"
 #include "mvcc/ordered_index.hpp"
 
@@ -104,6 +105,10 @@ class kv_store {
   template <class F>
   void for_each_entry(const key_range& r, F&& f) const;
 
+  // Every version from the compacted revision on, in revision order (see change_log.hpp). Records stay
+  // valid until the next write group or compaction.
+  const change_log& log() const { return log_; }
+
   // ---- writes ----
   void begin_write();
   // REQUIRES: inside a write group; key non-empty; for ignore_value / ignore_lease the key is alive.
@@ -140,6 +145,9 @@ class kv_store {
   // Appends a version to `key`'s chain (oldest first). REQUIRES: versions come in revision order per key.
   void restore_version(std::string_view key, revision rev, std::int64_t create_revision, std::int64_t version,
                        std::int64_t lease, std::string_view value);
+  // Puts the restored versions' records in the change log in revision order. Call it after the last
+  // restore_version(), before the store is shared; begin_write() and set_compacted() call it too.
+  void end_restore();
   void restore_revisions(std::int64_t current, std::int64_t compacted) {
     current_ = current;
     compacted_ = compacted;
@@ -187,6 +195,8 @@ class kv_store {
   std::int64_t write_sub_ = 0;
   std::vector<change> changes_;
   std::uint64_t bytes_ = 0;
+  change_log log_;
+  bool restoring_ = false;  // restored versions' records are not in revision order yet
 };
 
 template <class F>

@@ -193,9 +193,15 @@ std::optional<clock::time_point> store::impl::next_event() const {
 
 // Starts the watch hub and the processing of what comes due: through the manual clock, or a timer.
 void store::impl::start() {
+  kv.end_restore();  // the change log in revision order, for watchers replaying history
   hub = std::make_shared<detail::watch_hub>(
       [this](const detail::watch_hub::locked_fn& fn) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
         write_lock lock(mu, waiting);
+        fn(kv);
+      },
+      [this](const detail::watch_hub::locked_fn& fn) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
+        let_writers_through();  // a catch-up batch is background work: waiting writers go first
+        read_lock lock(mu, waiting);
         fn(kv);
       },
       [this](std::int64_t rev) { return header(rev); }, opts.watch_max_pending_events);

@@ -1,8 +1,11 @@
 #include "watch/watch_hub.hpp"
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/query.hpp>
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace leasekv::detail {
@@ -23,6 +26,15 @@ watch_event make_event(const mvcc::key_entry& e, const mvcc::key_version& v, con
 }
 
 bool filtered(const watch_options& o, const mvcc::key_version& v) { return v.tombstone() ? o.no_delete : o.no_put; }
+
+// Delivers nothing more: cancelled by the user, or its executor's context is gone.
+bool inactive(const watcher::state& s) { return s.cancelled || s.gone; }
+
+void raise_to(std::atomic<std::size_t>& max, std::size_t v) {
+  std::size_t seen = max.load(std::memory_order_relaxed);
+  while (v > seen && !max.compare_exchange_weak(seen, v, std::memory_order_relaxed)) {
+  }
+}
 
 }  // namespace
 
@@ -47,9 +59,16 @@ watch_hub::watcher_list* watch_hub::list_for(const watcher::state& s) {
   return &ranged_;
 }
 
-watch_hub::watch_hub(std::function<void(const locked_fn&)> run_locked, std::function<response_header(std::int64_t)> header,
+watch_hub::watch_hub(runner run_locked, runner run_shared, std::function<response_header(std::int64_t)> header,
                      std::size_t max_pending_events)
-    : run_locked_(std::move(run_locked)), header_(std::move(header)), max_pending_events_(std::max<std::size_t>(1, max_pending_events)) {}
+    : run_locked_(std::move(run_locked)),
+      run_shared_(std::move(run_shared)),
+      header_(std::move(header)),
+      max_pending_events_(std::max<std::size_t>(1, max_pending_events)) {}
+
+watch_hub::catch_up_stats watch_hub::stats() const {
+  return {holds_.load(), max_hold_records_.load(), max_hold_events_.load(), max_queued_events_.load()};
+}
 
 std::shared_ptr<watcher::state> watch_hub::add(const mvcc::kv_store& kv, const key_range& r, const watch_options& o,
                                                boost::asio::any_io_executor ex, watch_handler cb) {
@@ -61,6 +80,8 @@ std::shared_ptr<watcher::state> watch_hub::add(const mvcc::kv_store& kv, const k
   s->executor = std::move(ex);
   s->callback = std::move(cb);
   s->hub = weak_from_this();
+  s->liveness = base::context_liveness::of(s->executor);
+  s->context = &boost::asio::query(s->executor, boost::asio::execution::context);
   const std::int64_t cur = kv.current_revision();
   current_rev_.store(cur, std::memory_order_relaxed);
   if (o.start_revision == 0 || o.start_revision > cur) {
@@ -68,6 +89,7 @@ std::shared_ptr<watcher::state> watch_hub::add(const mvcc::kv_store& kv, const k
     s->min_rev = o.start_revision;
   } else {
     s->next_rev = o.start_revision;
+    s->read_from = {o.start_revision, 0};
   }
   list_for(*s)->push_back(s);
   if (shape_of(r) == shape::prefix) ++prefix_lengths_[r.key.size()];
@@ -95,6 +117,7 @@ void watch_hub::remove(const watcher::state* s) {
 void watch_hub::push(watcher::state& s, watch_response r) {
   s.queued_events += r.events.size();
   s.queue.push_back(std::move(r));
+  raise_to(max_queued_events_, s.queued_events);
 }
 
 watch_response watch_hub::progress_response(const watcher::state& s, std::int64_t rev) const {
@@ -137,13 +160,14 @@ void watch_hub::on_write(const mvcc::kv_store& kv, const std::vector<mvcc::chang
     r.events = std::move(s->scratch);
     s->scratch.clear();
     std::lock_guard lock(s->mu);
-    if (s->cancelled || s->finished) continue;
+    if (inactive(*s) || s->finished) continue;
     s->active_since_progress = true;
     if (!s->synced || rev < s->min_rev) continue;
     if (!s->queue.empty() && s->queued_events + r.events.size() > max_pending_events_) {
       // A slow consumer: leave the live path; it catches up from history once it has drained.
       s->synced = false;
       s->next_rev = rev;
+      s->read_from = {rev, 0};
       continue;
     }
     push(*s, std::move(r));
@@ -151,13 +175,54 @@ void watch_hub::on_write(const mvcc::kv_store& kv, const std::vector<mvcc::chang
   }
 }
 
+template <class Job>
+bool watch_hub::post_job(const std::shared_ptr<watcher::state>& s, Job&& job) {
+  if (s->liveness->run_if_alive([&] { boost::asio::post(s->executor, std::forward<Job>(job)); })) return true;
+  s->gone = true;
+  s->queue.clear();
+  s->queued_events = 0;
+  s->carry.clear();
+  if (s->pending) complete_pending(*s, boost::asio::error::operation_aborted, {});
+  return false;
+}
+
+void watch_hub::complete_pending(watcher::state& s, boost::system::error_code ec, watch_response r) {
+  std::unique_ptr<watch_completion> c = std::move(s.pending);
+  const std::shared_ptr<base::context_liveness> live = std::move(s.pending_liveness);
+  s.pending_drop.reset();
+  if (!live) {
+    c->complete(ec, std::move(r));  // an executor without a context
+    return;
+  }
+  // Refused only while that context shuts down, before its cleanup (which waits for s.mu, held here)
+  // dropped c: destroying c now releases its work while the context still takes it.
+  live->run_if_alive([&] { c->complete(ec, std::move(r)); });
+}
+
+void watch_hub::set_pending(const std::shared_ptr<watcher::state>& s, std::unique_ptr<watch_completion> c) {
+  boost::asio::execution_context* ctx = c->context();
+  s->pending = std::move(c);
+  if (ctx == nullptr) return;
+  s->pending_liveness = ctx == s->context ? s->liveness : base::context_liveness::of(*ctx);
+  const std::uint64_t seq = ++s->pending_seq;
+  s->pending_drop = s->pending_liveness->on_shutdown([weak = std::weak_ptr<watcher::state>(s), seq] {
+    if (auto st = weak.lock()) {
+      std::lock_guard lock(st->mu);
+      if (st->pending && st->pending_seq == seq) {
+        st->pending.reset();  // its handler and work, while the context still takes them back
+        st->pending_liveness.reset();
+      }
+    }
+  });
+}
+
 void watch_hub::kick(const std::shared_ptr<watcher::state>& s) {
-  if (s->cancelled) return;
+  if (inactive(*s)) return;
   if (s->callback) {
     if (!s->queue.empty()) {
       if (!s->drain_scheduled) {
         s->drain_scheduled = true;
-        boost::asio::post(s->executor, [self = shared_from_this(), s] { self->drain(s); });
+        post_job(s, [self = shared_from_this(), s] { self->drain(s); });
       }
       return;
     }
@@ -166,26 +231,25 @@ void watch_hub::kick(const std::shared_ptr<watcher::state>& s) {
     s->queue.pop_front();
     s->queued_events -= r.events.size();
     if (r.canceled) s->ended = true;
-    s->pending->complete({}, std::move(r));
-    s->pending.reset();
+    complete_pending(*s, {}, std::move(r));
   }
   if (s->queue.empty() && !s->synced && !s->finished) schedule_catch_up(s);
 }
 
 void watch_hub::schedule_catch_up(const std::shared_ptr<watcher::state>& s) {
-  if (s->catch_up_scheduled || s->cancelled || s->finished) return;
+  if (s->catch_up_scheduled || inactive(*s) || s->finished) return;
   s->catch_up_scheduled = true;
-  boost::asio::post(s->executor, [self = shared_from_this(), s] {
+  post_job(s, [self = shared_from_this(), s] {
     std::shared_lock alive(self->alive_mu_);
     if (!self->alive_) return;
-    self->run_locked_([&](const mvcc::kv_store& kv) { self->catch_up(kv, s); });
+    self->run_shared_([&](const mvcc::kv_store& kv) { self->catch_up(kv, s); });
   });
 }
 
 void watch_hub::catch_up(const mvcc::kv_store& kv, const std::shared_ptr<watcher::state>& s) {
   std::lock_guard lock(s->mu);
   s->catch_up_scheduled = false;
-  if (s->cancelled || s->finished || s->synced) return;
+  if (inactive(*s) || s->finished || s->synced) return;
   if (s->next_rev < kv.compacted_revision()) {
     watch_response r;
     r.header = header_(0);  // etcd leaves the revision unset on a compaction cancel
@@ -194,49 +258,69 @@ void watch_hub::catch_up(const mvcc::kv_store& kv, const std::shared_ptr<watcher
     r.compact_revision = kv.compacted_revision();
     r.cancel_reason = errc::compacted;
     s->finished = true;
+    s->carry.clear();
     push(*s, std::move(r));
     kick(s);
     return;
   }
+  // From here on only records >= next_rev >= the compacted revision are read: the log holds nothing
+  // compaction frees (change_log.hpp), and no write runs while this hold lasts.
   const std::int64_t cur = kv.current_revision();
-  struct replayed {
-    mvcc::revision rev;
-    watch_event event;
-  };
-  std::vector<replayed> events;
-  kv.for_each_entry(s->range, [&](const mvcc::key_entry& e) {
-    for (const mvcc::key_version* v = e.head; v != nullptr && v->mod_main >= s->next_rev; v = v->older) {
-      if (v->mod_main > cur || filtered(s->opts, *v)) continue;
-      events.push_back({v->rev(), make_event(e, *v, v->older, s->opts.prev_kv)});
+  const mvcc::change_log& log = kv.log();
+  std::uint64_t pos = log.lower_bound(s->read_from);
+  watch_response r;
+  r.header = header_(cur);
+  r.watch_id = s->id;
+  std::size_t revisions = 0;
+  // Queues the carried revision (complete: the log has moved past it), if the budget allows.
+  auto queue_carry = [&] {
+    if (s->carry.empty()) return true;
+    const std::size_t held = s->queued_events + r.events.size();
+    if (held > 0 && held + s->carry.size() > max_pending_events_) return false;
+    std::move(s->carry.begin(), s->carry.end(), std::back_inserter(r.events));
+    s->carry.clear();
+    if (++revisions == max_revisions_per_response) {
+      push(*s, std::move(r));
+      r = watch_response{};
+      r.header = header_(cur);
+      r.watch_id = s->id;
+      revisions = 0;
     }
     return true;
-  });
-  std::sort(events.begin(), events.end(), [](const replayed& a, const replayed& b) { return a.rev < b.rev; });
-
-  // Queue whole revisions, at most max_revisions_per_response per response, within the pending budget.
-  std::size_t i = 0;
-  bool budget_left = true;
-  while (i < events.size() && budget_left) {
-    watch_response r;
-    r.header = header_(cur);
-    r.watch_id = s->id;
-    std::size_t revisions = 0;
-    while (i < events.size() && revisions < max_revisions_per_response) {
-      std::size_t j = i;
-      while (j < events.size() && events[j].rev.main == events[i].rev.main) ++j;
-      const std::size_t n = j - i;
-      if (s->queued_events + r.events.size() + n > max_pending_events_ && (s->queued_events + r.events.size()) > 0) {
-        budget_left = false;
-        break;
-      }
-      for (; i < j; ++i) r.events.push_back(std::move(events[i].event));
-      ++revisions;
+  };
+  std::size_t records = 0;
+  std::size_t made = 0;
+  bool caught_up = false;
+  for (;;) {
+    const std::int64_t main = pos < log.end() ? log.at(pos).version->mod_main : cur + 1;
+    if (main != s->next_rev) {
+      if (!queue_carry()) break;  // over budget: the rest once the consumer has drained
+      s->next_rev = main;
     }
-    if (!r.events.empty()) push(*s, std::move(r));
+    if (pos == log.end()) {
+      caught_up = true;
+      break;
+    }
+    if (records == catch_up_hold_records || made == catch_up_hold_events) break;
+    if (pos + 8 < log.end()) {
+      __builtin_prefetch(log.at(pos + 8).entry);
+      __builtin_prefetch(log.at(pos + 8).version);
+    }
+    const mvcc::change_log::record& rec = log.at(pos);
+    ++records;
+    if ((s->single_key ? rec.entry->key() == s->range.key : in_range(s->range, rec.entry->key())) &&
+        !filtered(s->opts, *rec.version)) {
+      s->carry.push_back(make_event(*rec.entry, *rec.version, rec.version->older, s->opts.prev_kv));
+      ++made;
+    }
+    ++pos;
   }
-  if (i < events.size()) {
-    s->next_rev = events[i].rev.main;  // the rest when the consumer has drained this
-  } else {
+  if (!r.events.empty()) push(*s, std::move(r));
+  holds_.fetch_add(1, std::memory_order_relaxed);
+  raise_to(max_hold_records_, records);
+  raise_to(max_hold_events_, made);
+  if (caught_up) {
+    // Still under the lock: the next write group reaches this watcher live.
     s->synced = true;
     s->min_rev = 0;
     s->next_rev = cur + 1;
@@ -244,6 +328,8 @@ void watch_hub::catch_up(const mvcc::kv_store& kv, const std::shared_ptr<watcher
       s->progress_requested = false;
       push(*s, progress_response(*s, cur));
     }
+  } else {
+    s->read_from = pos < log.end() ? log.at(pos).version->rev() : mvcc::revision{cur + 1, 0};
   }
   kick(s);
 }
@@ -254,7 +340,7 @@ void watch_hub::drain(const std::shared_ptr<watcher::state>& s) {
     watch_response r;
     {
       std::lock_guard lock(s->mu);
-      if (s->cancelled) {
+      if (inactive(*s)) {
         s->drain_scheduled = false;
         return;
       }
@@ -275,25 +361,25 @@ void watch_hub::drain(const std::shared_ptr<watcher::state>& s) {
       return;
     }
   }
-  boost::asio::post(s->executor, [self = shared_from_this(), s] { self->drain(s); });
+  std::lock_guard lock(s->mu);
+  post_job(s, [self = shared_from_this(), s] { self->drain(s); });
 }
 
 void watch_hub::start_next(const std::shared_ptr<watcher::state>& s, std::unique_ptr<watch_completion> c) {
   std::lock_guard lock(s->mu);
-  if (s->cancelled) {
-    c->complete(boost::asio::error::operation_aborted, {});
-    return;
-  }
   if (s->pending) {
-    c->complete(errc::invalid_argument, {});  // one async_next at a time
+    // One async_next at a time. Completed on the spot, as before: its context is the caller's.
+    c->complete(errc::invalid_argument, {});
     return;
   }
-  if (s->queue.empty() && s->ended) {
-    c->complete(errc::watch_canceled, {});
-    return;
+  set_pending(s, std::move(c));
+  if (inactive(*s)) {
+    complete_pending(*s, boost::asio::error::operation_aborted, {});
+  } else if (s->queue.empty() && s->ended) {
+    complete_pending(*s, errc::watch_canceled, {});
+  } else {
+    kick(s);
   }
-  s->pending = std::move(c);
-  kick(s);
 }
 
 void watch_hub::cancel(const std::shared_ptr<watcher::state>& s) {
@@ -302,10 +388,7 @@ void watch_hub::cancel(const std::shared_ptr<watcher::state>& s) {
     std::lock_guard lock(s->mu);
     if (s->cancelled) return;
     s->cancelled = true;
-    if (s->pending) {
-      s->pending->complete(boost::asio::error::operation_aborted, {});
-      s->pending.reset();
-    }
+    if (s->pending) complete_pending(*s, boost::asio::error::operation_aborted, {});
   }
   std::shared_lock alive(alive_mu_);
   if (!alive_) return;
@@ -317,7 +400,7 @@ void watch_hub::request_progress(const std::shared_ptr<watcher::state>& s) {
   if (!alive_) return;
   run_locked_([&](const mvcc::kv_store& kv) {
     std::lock_guard lock(s->mu);
-    if (s->cancelled || s->finished) return;
+    if (inactive(*s) || s->finished) return;
     if (s->synced) {
       push(*s, progress_response(*s, kv.current_revision()));
       kick(s);
@@ -329,7 +412,7 @@ void watch_hub::request_progress(const std::shared_ptr<watcher::state>& s) {
 
 void watch_hub::notify_progress(const mvcc::kv_store& kv, const std::shared_ptr<watcher::state>& s) {
   std::lock_guard lock(s->mu);
-  if (s->cancelled || s->finished) return;
+  if (inactive(*s) || s->finished) return;
   if (!s->active_since_progress && s->synced && s->queue.empty()) {
     push(*s, progress_response(*s, kv.current_revision()));
     kick(s);
@@ -344,10 +427,7 @@ void watch_hub::close() {
   auto end_all = [](const std::shared_ptr<watcher::state>& s) {
     std::lock_guard lock(s->mu);
     s->cancelled = true;
-    if (s->pending) {
-      s->pending->complete(boost::asio::error::operation_aborted, {});
-      s->pending.reset();
-    }
+    if (s->pending) complete_pending(*s, boost::asio::error::operation_aborted, {});
   };
   run_locked_([&](const mvcc::kv_store&) {
     for (const index* idx : {&by_key_, &by_prefix_}) {
@@ -388,7 +468,10 @@ void watcher::start_next(std::unique_ptr<detail::watch_completion> c) {
   if (auto hub = state_->hub.lock()) {
     hub->start_next(state_, std::move(c));
   } else {
-    c->complete(boost::asio::error::operation_aborted, {});
+    // The store is gone: close() ended every pull, so none is pending.
+    std::lock_guard lock(state_->mu);
+    detail::watch_hub::set_pending(state_, std::move(c));
+    detail::watch_hub::complete_pending(*state_, boost::asio::error::operation_aborted, {});
   }
 }
 

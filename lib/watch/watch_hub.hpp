@@ -2,18 +2,29 @@
 //
 // A watcher is synced (it receives each matching write group live, as one response) or unsynced (it
 // replays from `next_rev` out of the MVCC history: after a start_revision in the past, or after its
-// queue of undelivered events overflowed). Catch-up runs under the store's write lock, so no write can
-// slip between the history it reads and the live stream it rejoins: no gap, no duplicate.
+// queue of undelivered events overflowed). Catch-up reads the store's change log (mvcc/change_log.hpp)
+// from where it stopped, in batches: each holds the store's lock shared (readers go on, a writer waits
+// for one batch at most), reads at most catch_up_hold_records records and makes at most
+// catch_up_hold_events events, and queues whole revisions within the watcher's budget. The batch that
+// reaches the end of the log marks the watcher synced while it still holds the lock: no write can run
+// between the history it read and the live stream it rejoins, so there is no gap and no duplicate.
+// Compaction runs between batches; a watcher whose next revision it compacted is cancelled.
+//
+// Executors: a watcher posts to its executor (drains, catch-ups) and a pending async_next to its
+// handler's; each post is made only while the executor's context lives (base::context_liveness). A
+// watcher whose context was destroyed is gone: treated as cancelled, it posts nothing more; a pending
+// async_next on a destroyed context is dropped (handler destroyed uncalled) by that context's shutdown.
 //
 // Delivery: each watcher owns a queue. Callback mode drains it with jobs posted to the watcher's
 // executor; pull mode hands responses to async_next completions. Nothing user-facing runs under a lock.
 //
 // Locks (outermost first): the hub's alive_mu (shared by jobs, exclusive by close) -> the store's mu ->
-// a watcher's mu. A watcher's handler_mu is held only around its callback.
+// a watcher's mu -> a context_liveness's mutex. A watcher's handler_mu is held only around its callback.
 //
 // Thread safety: on_write/add/remove are called under the store's exclusive lock; the rest as documented.
 #pragma once
 
+#include "base/executor_liveness.hpp"
 #include "leasekv/watch.hpp"
 #include "mvcc/kv_store.hpp"
 
@@ -46,6 +57,8 @@ struct watcher::state : std::enable_shared_from_this<watcher::state> {
   boost::asio::any_io_executor executor;
   watch_handler callback;  // empty: pull mode
   std::weak_ptr<detail::watch_hub> hub;
+  std::shared_ptr<base::context_liveness> liveness;  // of executor's context
+  const boost::asio::execution_context* context = nullptr;
 
   std::recursive_mutex handler_mu;  // held while the callback runs; recursive so it may cancel itself
 
@@ -54,15 +67,21 @@ struct watcher::state : std::enable_shared_from_this<watcher::state> {
   std::size_t queued_events = 0;
   bool synced = false;
   std::int64_t next_rev = 0;  // unsynced: the first revision not yet queued
+  mvcc::revision read_from;   // unsynced: the next change log record to read
+  std::vector<watch_event> carry;  // unsynced: events of revision next_rev read, not queued yet
   std::int64_t min_rev = 0;   // synced: revisions below this are not for this watcher (a future start)
   bool drain_scheduled = false;
   bool catch_up_scheduled = false;
   bool cancelled = false;     // by the user
+  bool gone = false;          // the executor's context was destroyed: as cancelled, but still indexed
   bool finished = false;      // a canceled response was queued: nothing follows it
   bool ended = false;         // that response was delivered
   bool progress_requested = false;
   bool active_since_progress = false;  // for periodic progress notifications
   std::unique_ptr<detail::watch_completion> pending;  // pull mode
+  std::shared_ptr<base::context_liveness> pending_liveness;  // of pending's context
+  base::context_liveness::registration pending_drop;  // drops pending at that context's shutdown
+  std::uint64_t pending_seq = 0;                      // which pending pending_drop is for
 
   // Scratch for building one write group's response; guarded by the store's lock.
   std::vector<watch_event> scratch;
@@ -72,12 +91,30 @@ struct watcher::state : std::enable_shared_from_this<watcher::state> {
 
 namespace leasekv::detail {
 
+// Per hold of the store's lock, a catch-up reads at most this many change log records and makes at most
+// this many events (and, a revision at a time, queues them).
+inline constexpr std::size_t catch_up_hold_records = 4096;
+inline constexpr std::size_t catch_up_hold_events = 1024;
+
 class watch_hub : public std::enable_shared_from_this<watch_hub> {
  public:
   using locked_fn = std::function<void(const mvcc::kv_store&)>;
-  // `run_locked(fn)` runs fn under the store's exclusive lock; `header(rev)` makes a response header.
-  watch_hub(std::function<void(const locked_fn&)> run_locked, std::function<response_header(std::int64_t)> header,
+  using runner = std::function<void(const locked_fn&)>;
+  // `run_locked(fn)` runs fn under the store's exclusive lock, `run_shared(fn)` under it shared (for
+  // catch-up: it must exclude writers, not readers); `header(rev)` makes a response header.
+  watch_hub(runner run_locked, runner run_shared, std::function<response_header(std::int64_t)> header,
             std::size_t max_pending_events);
+
+  // What catch-ups did so far, for tests: the most records read and events made in one hold of the
+  // lock, and the most events a watcher had queued (never above max_pending_events, unless one revision
+  // alone is larger).
+  struct catch_up_stats {
+    std::uint64_t holds = 0;
+    std::size_t max_hold_records = 0;
+    std::size_t max_hold_events = 0;
+    std::size_t max_queued_events = 0;
+  };
+  catch_up_stats stats() const;
 
   // ---- under the store's exclusive lock ----
   // Creates a watcher. REQUIRES: the range is valid.
@@ -97,6 +134,12 @@ class watch_hub : public std::enable_shared_from_this<watch_hub> {
   void request_progress(const std::shared_ptr<watcher::state>& s);
   void start_next(const std::shared_ptr<watcher::state>& s, std::unique_ptr<watch_completion> c);
 
+  // REQUIRES: s.mu held, s.pending set. Completes the pending pull, or drops it if its context is
+  // shutting down.
+  static void complete_pending(watcher::state& s, boost::system::error_code ec, watch_response r);
+  // REQUIRES: s->mu held. Makes c the pending pull, dropped by its context's shutdown if that comes first.
+  static void set_pending(const std::shared_ptr<watcher::state>& s, std::unique_ptr<watch_completion> c);
+
  private:
   // REQUIRES: s->mu held. Hands queued responses to the consumer, or schedules a catch-up.
   void kick(const std::shared_ptr<watcher::state>& s);
@@ -105,8 +148,13 @@ class watch_hub : public std::enable_shared_from_this<watch_hub> {
   void drain(const std::shared_ptr<watcher::state>& s);
   void push(watcher::state& s, watch_response r);
   watch_response progress_response(const watcher::state& s, std::int64_t rev) const;
+  // REQUIRES: s->mu held. Posts job to s's executor if its context lives; else marks s gone (and ends a
+  // pending pull) and returns false.
+  template <class Job>
+  bool post_job(const std::shared_ptr<watcher::state>& s, Job&& job);
 
-  const std::function<void(const locked_fn&)> run_locked_;
+  const runner run_locked_;
+  const runner run_shared_;
   const std::function<response_header(std::int64_t)> header_;
   const std::size_t max_pending_events_;
 
@@ -131,6 +179,11 @@ class watch_hub : public std::enable_shared_from_this<watch_hub> {
   std::map<std::size_t, std::size_t> prefix_lengths_;  // prefix length -> watchers with it
   watcher_list ranged_;
   std::atomic<std::int64_t> current_rev_{1};
+
+  std::atomic<std::uint64_t> holds_{0};
+  std::atomic<std::size_t> max_hold_records_{0};
+  std::atomic<std::size_t> max_hold_events_{0};
+  std::atomic<std::size_t> max_queued_events_{0};
 };
 
 // True iff `key` is in `r` (etcd's conventions; range_end "\0" means no upper bound).
