@@ -37,17 +37,7 @@ stage "libFuzzer (ASan+UBSan): 60 s per target on its seed corpus"
 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DLEASEKV_WERROR=ON \
   -DLEASEKV_SANITIZE=address,undefined -DLEASEKV_BUILD_FUZZERS=ON >/dev/null
 cmake --build build/fuzz -j "$jobs" --target fuzz_wal fuzz_snapshot fuzz_store fuzz_cli
-fuzz_seconds=${LEASEKV_FUZZ_SECONDS:-60}
-for target in wal snapshot store cli; do
-  work=$(mktemp -d)
-  regressions=()
-  [ -d "tests/fuzz/regressions/$target" ] && regressions=("tests/fuzz/regressions/$target")
-  build/fuzz/tests/fuzz/fuzz_$target -max_total_time="$fuzz_seconds" -print_final_stats=1 "$work" "tests/fuzz/corpus/$target" \
-    "${regressions[@]}" \
-    2>&1 | grep -E '^(Done|stat::number_of_executed_units)|ERROR|SUMMARY' || true
-  test "${PIPESTATUS[0]}" -eq 0
-  rm -rf "$work"
-done
+scripts/fuzz.sh wal snapshot store cli
 
 stage "benchmark smoke run (small sizes; the real-clock expiry storm included)"
 cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLEASEKV_BUILD_TESTS=OFF -DLEASEKV_BUILD_BENCHMARKS=ON \

@@ -93,7 +93,7 @@ check 1 '' 'Error: etcdserver: mvcc: required revision has been compacted' compa
 check 1 '' 'Error: etcdserver: mvcc: required revision is a future revision' get a --rev 999
 check 1 '' 'Error: etcdserver: mvcc: required revision has been compacted' get a --rev 2
 check 5 '' 'watch was canceled (etcdserver: mvcc: required revision has been compacted)' watch a --rev 2
-check 5 '' 'watch was canceled (etcdserver: mvcc: watcher range is empty)' watch b a
+check 5 '' 'watch was canceled (mvcc: watcher range is empty)' watch b a
 # Empty keys.
 check 1 '' 'Error: etcdserver: key is not provided' put '' b
 check 1 '' 'Error: etcdserver: key is not provided' del ''

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs scenario.txt with CTL (etcdctl or leasekvctl, with its arguments) and prints the normalized
-# transcript: each command, its stdout, its "Error:" lines on stderr, its exit code.
+# Runs a scenario with CTL (etcdctl or leasekvctl, with its arguments) and prints the normalized
+# transcript: each command, its stdout, every line of its stderr (prefixed "stderr: "), its exit code.
 #   run_scenario.sh SCENARIO CTL [ARGS...]
+# In a scenario line, $L1, $L2, ... are the lease ids granted so far and $DIR is a scratch directory
+# (fresh for each run, shown as $DIR in the transcript).
 set -uo pipefail
 scenario=$1
 shift
@@ -9,6 +11,8 @@ CTL=("$@")
 here=$(cd "$(dirname "$0")" && pwd)
 leases=()
 transcript=$(mktemp)
+DIR=$(mktemp -d)
+trap 'rm -rf "$DIR" "$transcript" "$transcript.err"' EXIT
 while IFS= read -r line; do
   [[ -z "$line" || "$line" == \#* ]] && continue
   cmd=$line
@@ -19,7 +23,8 @@ while IFS= read -r line; do
     cmd=${cmd%% <<< *}
   fi
   for i in "${!leases[@]}"; do cmd=${cmd//\$L$((i + 1))/${leases[$i]}}; done
-  # "@timeout N COMMAND" runs a command that never ends on its own (watch) for N seconds.
+  cmd=${cmd//\$DIR/$DIR}
+  # "@timeout N COMMAND" runs a command that never ends on its own (watch, keep-alive) for N seconds.
   limit=()
   if [[ "$cmd" =~ ^@timeout\ ([0-9.]+)\ (.*)$ ]]; then
     limit=(timeout "${BASH_REMATCH[1]}")
@@ -30,11 +35,23 @@ while IFS= read -r line; do
   rc=$?
   printf '$ %s\n' "$line" >>"$transcript"
   [[ -n "$out" ]] && printf '%s\n' "$out" >>"$transcript"
-  grep '^Error:' "$transcript.err" | sed 's/^/stderr: /' >>"$transcript" || true
+  sed 's/^/stderr: /' "$transcript.err" >>"$transcript"
   printf 'rc=%d\n' "$rc" >>"$transcript"
-  if [[ "$out" =~ ^lease\ ([0-9a-f]{16})\ granted ]]; then leases+=("${BASH_REMATCH[1]}"); fi
-  if [[ "$out" =~ \"ID\":([0-9]+),\"TTL\" ]]; then leases+=("$(printf '%016x' "${BASH_REMATCH[1]}")"); fi
-  if [[ "$out" =~ \"ID\"\ :\ ([0-9]+) && "$line" == "lease grant"* ]]; then leases+=("$(printf '%016x' "${BASH_REMATCH[1]}")"); fi
+  # Each lease grant names the next lease ($L1, $L2, ...), in any output format.
+  if [[ "$line" == "lease grant"* ]]; then
+    if [[ "$out" =~ ^lease\ ([0-9a-f]{16})\ granted ]]; then leases+=("${BASH_REMATCH[1]}"); fi
+    if [[ "$out" =~ \"ID\":([0-9]+),\"TTL\" ]]; then leases+=("$(printf '%016x' "${BASH_REMATCH[1]}")"); fi
+    if [[ "$out" =~ \"ID\"\ :\ ([0-9]+) ]]; then leases+=("$(printf '%016x' "${BASH_REMATCH[1]}")"); fi
+  fi
 done <"$scenario"
-"$here/normalize.sh" "${leases[@]}" <"$transcript"
-rm -f "$transcript" "$transcript.err"
+# What CTL names its endpoint in `endpoint status` (etcdctl's address, leasekvctl's data directory)
+# must differ: both read ENDPOINT.
+endpoint=
+for ((i = 1; i < ${#CTL[@]}; i++)); do
+  case "${CTL[$i]}" in
+    --endpoints=*) endpoint=${CTL[$i]#--endpoints=} ;;
+    --data-dir=*) endpoint=${CTL[$i]#--data-dir=} ;;
+    --data-dir) endpoint=${CTL[$((i + 1))]} ;;
+  esac
+done
+sed -e "s|$DIR|\$DIR|g" ${endpoint:+-e "s|$endpoint|ENDPOINT|g"} "$transcript" | "$here/normalize.sh" "${leases[@]}"

@@ -92,6 +92,10 @@ TEST_CASE("expiry driver: a store on the real clock with its own thread opens an
     auto s = leasekv::store::open().value();
     auto l = s->grant(1h).value();
     s->put("k", "v", {.lease = l.id}).value();
+    CHECK(s->get("k").value().kvs.at(0).lease == l.id);
+    CHECK(s->time_to_live(l.id).value().granted_ttl == 3600);
     s->close();
+    CHECK(s->put("k", "w").error() == leasekv::errc::closed);
+    CHECK(s->time_to_live(l.id).error() == leasekv::errc::closed);
   }
 }

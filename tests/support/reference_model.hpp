@@ -3,8 +3,9 @@
 // every response. It never forgets history: compaction only moves the floor below which reads fail, so
 // the store's physical removal must never change an answer.
 //
-// Static request validation (key provided, txn op counts, duplicate keys) is leasekv::detail's; the
-// model checks only what depends on state.
+// Its request validation (keys provided, ignore_* flags, txn op counts, duplicate keys, sizes, and the
+// order of those errors) is its own, written from etcd 3.4's documented behaviour, never leasekv's: a
+// deviation in the library's validation shows as a mismatch.
 #pragma once
 
 #include <leasekv/leasekv.hpp>
@@ -51,6 +52,9 @@ class reference_model {
     bool tombstone;
     key_value kv;
   };
+  result<void> check_put(const std::string& key, const std::string& value, const put_options& o) const;
+  result<void> check_range(const key_range& r) const;
+  result<void> check_txn(const txn_request& t) const;
   std::optional<key_value> visible(const std::string& key, std::int64_t rev) const;
   std::vector<key_value> visible_range(const key_range& r, std::int64_t rev) const;
   result<std::int64_t> read_rev(std::int64_t rev) const;

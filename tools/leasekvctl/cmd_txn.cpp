@@ -1,6 +1,7 @@
 // txn: compares, success ops and failure ops read from stdin, each section ended by an empty line.
 #include "printer.hpp"
 
+#include <cstdio>
 #include <iostream>
 #include <regex>
 
@@ -165,6 +166,47 @@ leasekv::compare parse_compare(const std::string& line) {
   throw cli_error(exit_invalid_input, "malformed comparison: " + line + " (unknown target " + target + ")");
 }
 
+// What etcdctl 3.4 prints on stderr before "invalid txn request" when an op line has a flag its
+// command does not know: that command's usage, as its flag library writes it.
+const char* op_usage(const std::string& verb) {
+  if (verb == "put") {
+    return "Usage:\n   put [options] <key> <value> (<value> can also be given from stdin) [flags]\n\nFlags:\n"
+           "  -h, --help           help for put\n"
+           "      --ignore-lease   updates the key using its current lease\n"
+           "      --ignore-value   updates the key using its current value\n"
+           "      --lease string   lease ID (in hexadecimal) to attach to the key (default \"0\")\n"
+           "      --prev-kv        return the previous key-value pair before modification\n\n";
+  }
+  if (verb == "get") {
+    return "Usage:\n   get [options] <key> [range_end] [flags]\n\nFlags:\n"
+           "      --consistency string   Linearizable(l) or Serializable(s) (default \"l\")\n"
+           "      --from-key             Get keys that are greater than or equal to the given key using byte compare\n"
+           "  -h, --help                 help for get\n"
+           "      --keys-only            Get only the keys\n"
+           "      --limit int            Maximum number of results\n"
+           "      --order string         Order of results; ASCEND or DESCEND (ASCEND by default)\n"
+           "      --prefix               Get keys with matching prefix\n"
+           "      --print-value-only     Only write values when using the \"simple\" output format\n"
+           "      --rev int              Specify the kv revision\n"
+           "      --sort-by string       Sort target; CREATE, KEY, MODIFY, VALUE, or VERSION\n\n";
+  }
+  return "Usage:\n   del [options] <key> [range_end] [flags]\n\nFlags:\n"
+         "      --from-key   delete keys that are greater than or equal to the given key using byte compare\n"
+         "  -h, --help       help for del\n"
+         "      --prefix     delete keys with matching prefix\n"
+         "      --prev-kv    return deleted key-value pairs\n\n";
+}
+
+// The op's flags; on one its command does not know, prints the command's usage, as etcdctl does.
+args parse_op_flags(const std::string& verb, std::vector<char*>& argv, const flag_spec& spec) {
+  try {
+    return parse(static_cast<int>(argv.size()), argv.data(), 2, spec);
+  } catch (const cli_error&) {
+    std::fputs(op_usage(verb), stderr);
+    throw;
+  }
+}
+
 leasekv::request_op parse_op(const std::string& line) {
   const auto words = argify(line);
   const auto invalid = [&] { return cli_error(exit_invalid_input, "invalid txn request: " + line); };
@@ -175,16 +217,16 @@ leasekv::request_op parse_op(const std::string& line) {
   try {
     const std::string& verb = words[0];
     if (verb == "put") {
-      const args a = parse(static_cast<int>(argv.size()), argv.data(), 2, put_flags);
+      const args a = parse_op_flags(verb, argv, put_flags);
       if (a.positional.empty() || (a.positional.size() < 2 && !a.has("ignore-value"))) throw invalid();
       return leasekv::op::put(a.positional[0], a.positional.size() > 1 ? a.positional[1] : "", put_options_of(a));
     }
     if (verb == "get") {
-      const args a = parse(static_cast<int>(argv.size()), argv.data(), 2, get_flags);
+      const args a = parse_op_flags(verb, argv, get_flags);
       return leasekv::op::get(key_range_of(a, "get"), range_options_of(a));
     }
     if (verb == "del") {
-      const args a = parse(static_cast<int>(argv.size()), argv.data(), 2, del_flags);
+      const args a = parse_op_flags(verb, argv, del_flags);
       return leasekv::op::del(key_range_of(a, "del"), {.prev_kv = a.has("prev-kv")});
     }
   } catch (const cli_error&) {

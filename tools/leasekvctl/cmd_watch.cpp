@@ -39,6 +39,12 @@ void exec_for(const std::vector<std::string>& cmd, std::int64_t rev, const lease
 }
 
 // True if some lease of the replica is past its deadline: a writer should revoke it.
+// The reason etcdctl prints for a cancelled watch: the Go client turns a cancel for compaction into
+// its "etcdserver: mvcc: ..." error, and prints any other reason as the server sent it.
+std::string cancel_text(const boost::system::error_code& ec) {
+  return ec == leasekv::errc::compacted ? error_text(ec) : ec.message();
+}
+
 bool lease_due(leasekv::store& s) {
   const auto list = s.leases();
   if (!list || list.value().leases.empty()) return false;
@@ -124,7 +130,7 @@ int cmd_watch(context& c) {
       pending.push_back(resp);
     });
     if (!r) {
-      std::fprintf(stderr, "watch was canceled (%s)\n", error_text(r.error()).c_str());
+      std::fprintf(stderr, "watch was canceled (%s)\n", cancel_text(r.error()).c_str());
       throw cli_error(exit_interrupted, "watch is canceled by the server");
     }
     watchers.push_back(std::move(r).value());
@@ -146,7 +152,7 @@ int cmd_watch(context& c) {
     for (const auto& r : ready) {
       if (r.canceled) {
         if (c.out == format::json) p->watch(r);
-        std::fprintf(stderr, "watch was canceled (%s)\n", error_text(r.cancel_reason).c_str());
+        std::fprintf(stderr, "watch was canceled (%s)\n", cancel_text(r.cancel_reason).c_str());
         throw cli_error(exit_interrupted, "watch is canceled by the server");
       }
       if (r.is_progress_notify()) {

@@ -1,6 +1,9 @@
+// Its randomized cases run their fixed seeds and one fresh seed each (support/seeds.hpp); a failure
+// prints the seed, and LEASEKV_TEST_SEED=<seed> replays it.
 #include <catch2/catch.hpp>
 
 #include "base/memory.hpp"
+#include "support/seeds.hpp"
 
 #include <algorithm>
 #include <initializer_list>
@@ -51,7 +54,9 @@ std::string vm_flags(const void* p) {
 
 TEST_CASE("node arena: random blocks never overlap, keep their bytes and are aligned", "[base]") {
   node_arena arena;
-  std::mt19937 rng(11);
+  const std::uint32_t seed = GENERATE(from_range(leasekv::testing::seeds({11})));
+  CAPTURE(seed);
+  std::mt19937 rng(seed);
   std::vector<block> live;
   std::size_t large = 0;
   for (int step = 0; step < 40000; ++step) {

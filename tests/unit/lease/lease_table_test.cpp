@@ -1,7 +1,10 @@
 // The lease table: ids it chooses name their slots; any other id still works, through its side map.
+// Its randomized cases run their fixed seeds and one fresh seed each (support/seeds.hpp); a failure
+// prints the seed, and LEASEKV_TEST_SEED=<seed> replays it.
 #include <catch2/catch.hpp>
 
 #include "lease/lessor.hpp"
+#include "support/seeds.hpp"
 
 #include <map>
 #include <random>
@@ -36,7 +39,9 @@ void check_model(const lease_table& t, const std::map<lease_id, lease_record*>& 
 
 TEST_CASE("lease table: chosen ids are unique, positive, not a counter, and survive growth", "[lease]") {
   lease_table t;
-  std::mt19937_64 rng(7);
+  const std::uint32_t seed = GENERATE(from_range(leasekv::testing::seeds({7})));
+  CAPTURE(seed);
+  std::mt19937_64 rng(seed);
   std::map<lease_id, lease_record*> expect;
   std::set<lease_id> ids;
   // 100,000 slots: past the first chunk of 2 MiB (32,704 slots), which asks for huge pages.
@@ -81,7 +86,9 @@ TEST_CASE("lease table: a caller's id whose slot is taken lives elsewhere, and b
 
 TEST_CASE("lease table: any mix of chosen and caller ids matches a model", "[lease]") {
   lease_table t;
-  std::mt19937_64 rng(11);
+  const std::uint32_t seed = GENERATE(from_range(leasekv::testing::seeds({11})));
+  CAPTURE(seed);
+  std::mt19937_64 rng(seed);
   std::map<lease_id, lease_record*> expect;
   std::vector<lease_id> seen_ids;
   // Caller ids: small, negative, extreme, and ids that look like the table's own.
@@ -129,7 +136,9 @@ TEST_CASE("lease table: a far-off caller id does not make the table allocate up 
 
 TEST_CASE("lease table: a million random caller ids grow the table by what they need, not geometrically", "[lease]") {
   lease_table t;
-  std::mt19937_64 rng(3);
+  const std::uint32_t seed = GENERATE(from_range(leasekv::testing::seeds({3})));
+  CAPTURE(seed);
+  std::mt19937_64 rng(seed);
   for (int i = 0; i < 1'000'000; ++i) {
     const auto id = static_cast<lease_id>(rng() >> 1);
     if (t.find(id) == nullptr) t.insert(id);

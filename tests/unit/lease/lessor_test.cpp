@@ -229,8 +229,10 @@ TEST_CASE("lessor: nothing runs after close, and closed stores refuse calls", "[
   fixture f;
   auto l = f.s->grant(1s).value().id;
   f.s->put("k", "v", {.lease = l}).value();
+  const auto rev = f.s->revision();
   f.s->close();
   f.clk->advance(5s);  // the store no longer listens
+  CHECK(f.s->revision() == rev);  // the lease's expiry did not run (it would have deleted "k")
   CHECK(f.s->get("k").error() == errc::closed);
   CHECK(f.s->grant(1s).error() == errc::closed);
 }

@@ -32,7 +32,7 @@ TEST_CASE("store: an empty store is at revision 1 and the first put makes revisi
   CHECK(got.count == 1);
 }
 
-TEST_CASE("store: versions count puts in a generation; a delete ends it", "[store]") {
+TEST_CASE("store: versions count the puts of a generation and a delete ends it", "[store]") {
   auto s = store::open().value();
   s->put("foo", "a").value();                  // 2
   s->put("foo", "a").value();                  // 3: same value still counts

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the libFuzzer targets of build/fuzz (scripts/test.sh's fuzz stage) for LEASEKV_FUZZ_SECONDS
+# (default 60) each, starting from their seed corpus and regressions. Fails if any target fails.
+#   scripts/fuzz.sh [TARGET...]        (default: wal snapshot store cli; the binaries must be built)
+# A crash, timeout, leak or OOM keeps the fuzzer's log and its input under build/fuzz/artifacts/<target>/
+# and prints both (the input as a hex dump); copy the input to tests/fuzz/regressions/<target>/ (see the
+# README there) and fix the bug.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzz_seconds=${LEASEKV_FUZZ_SECONDS:-60}
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(wal snapshot store cli)
+failed=()
+for target in "${targets[@]}"; do
+  work=$(mktemp -d)
+  artifacts=build/fuzz/artifacts/$target
+  rm -rf "$artifacts"
+  mkdir -p "$artifacts"
+  regressions=()
+  [ -d "tests/fuzz/regressions/$target" ] && regressions=("tests/fuzz/regressions/$target")
+  # The fuzzer's status is taken from the fuzzer itself, not from a pipe (a `| grep ... || true`
+  # hides it from PIPESTATUS under pipefail).
+  status=0
+  build/fuzz/tests/fuzz/fuzz_$target -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+    -artifact_prefix="$artifacts/" "$work" "tests/fuzz/corpus/$target" "${regressions[@]}" \
+    >"$artifacts/log" 2>&1 || status=$?
+  grep -E '^(Done|stat::number_of_executed_units)|ERROR|SUMMARY' "$artifacts/log" || true
+  rm -rf "$work"
+  if [ "$status" -ne 0 ]; then
+    failed+=("$target")
+    printf '\n---- fuzz_%s failed (exit %d); the end of its log (all of it: %s) ----\n' "$target" "$status" "$artifacts/log"
+    tail -n 60 "$artifacts/log"
+    found=0
+    for input in "$artifacts"/crash-* "$artifacts"/timeout-* "$artifacts"/leak-* "$artifacts"/oom-* \
+                 "$artifacts"/slow-unit-*; do
+      [ -e "$input" ] || continue
+      found=1
+      printf '\n---- input kept: %s (%d bytes); replay: build/fuzz/tests/fuzz/fuzz_%s %s ----\n' \
+        "$input" "$(stat -c %s "$input")" "$target" "$input"
+      od -A d -t x1z -v "$input" | head -n 64
+    done
+    [ "$found" -eq 1 ] || echo "(the fuzzer left no input file; see its log)"
+  else
+    rm -rf "$artifacts"
+  fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "fuzzing failed: ${failed[*]}" >&2
+  exit 1
+fi
