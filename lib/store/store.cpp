@@ -317,11 +317,13 @@ result<put_response> store::put(std::string_view key, std::string_view value, pu
     write_lock lock(impl_->mu, impl_->waiting, write_lock::keep_deferred);
     BOOST_OUTCOME_TRYV(impl_->check_open());
     auto& kv = impl_->kv;
+    // etcd's order for a put outside a txn: the lease first, then the key ignore_* needs (inside a txn it
+    // is the other way round: check_puts).
+    if (o.lease != no_lease && !impl_->lease_known(o.lease)) return errc::lease_not_found;
     if (o.ignore_value || o.ignore_lease) {
       impl_->apply_deferred();  // they may have put the key
       if (kv.live(key) == nullptr) return errc::key_not_found;
     }
-    if (o.lease != no_lease && !impl_->lease_known(o.lease)) return errc::lease_not_found;
     BOOST_OUTCOME_TRYV(impl_->check_quota(key.size() + value.size() + mvcc::kv_store::version_overhead));
     // Held back, the put is applied before anything else takes the lock, so no caller can tell (see
     // apply_deferred).

@@ -137,7 +137,7 @@ TEST_CASE("data directory: a read of a directory that does not exist is the empt
   CHECK(reader->get("a").value().kvs.at(0).value == "1");
 }
 
-TEST_CASE("data directory: a directory that cannot be written opens read-only; errors name the path", "[storage]") {
+TEST_CASE("data directory: a directory that cannot be written opens read-only and errors name the path", "[storage]") {
   auto env = std::make_shared<fault_env>();
   auto o = options_on(env);
   store::open(o).value()->put("a", "1").value();

@@ -266,7 +266,7 @@ TEST_CASE("watch catch-up: every event delivered once when the whole history is 
   for (std::size_t i = 0; i < revs.size(); ++i) REQUIRE(revs[i] == static_cast<std::int64_t>(i) + 2);
 }
 
-TEST_CASE("watch: a watcher whose io_context was destroyed posts nothing; writes from any thread go on", "[watch]") {
+TEST_CASE("watch: a watcher whose io_context was destroyed posts nothing and writes from any thread go on", "[watch]") {
   auto s = store::open({}).value();
   s->put("old", "1").value();
   auto ioc = std::make_unique<boost::asio::io_context>();
