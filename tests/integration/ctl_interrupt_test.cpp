@@ -9,6 +9,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <filesystem>
+#include <functional>
 #include <sched.h>
 #include <string>
 #include <sys/wait.h>
@@ -64,15 +65,13 @@ int wait_for(pid_t child) {
   return status;
 }
 
-// Kills the child with SIGKILL as soon as one of `paths` exists. Returns true if it was killed while
-// running, false if it finished first (the caller runs the round again).
-bool kill_once_any_exists(pid_t child, const std::vector<std::string>& paths) {
+// Kills the child with SIGKILL as soon as `started()` (it has begun writing). Returns true if it was
+// killed while running, false if it finished first (the caller runs the round again).
+bool kill_once(pid_t child, const std::function<bool()>& started) {
   const auto deadline = std::chrono::steady_clock::now() + max_wait;
   int status = 0;
   for (;;) {
-    bool seen = false;
-    for (const auto& p : paths) seen = seen || fs::exists(p);
-    if (seen) break;
+    if (started()) break;
     if (::waitpid(child, &status, WNOHANG) == child) return false;
     if (std::chrono::steady_clock::now() > deadline) {
       ::kill(child, SIGKILL);
@@ -109,7 +108,10 @@ TEST_CASE("leasekvctl: a restore killed half way leaves no data directory, and t
     fs::remove_all(target);
     const pid_t child = run_ctl({"--data-dir", target, "snapshot", "restore", snapshot});
     // The snapshot is being written into the new directory, wherever that is built.
-    if (!kill_once_any_exists(child, {target + ".restore.tmp/snap-0000000000000001.snap", target + "/snap-0000000000000001.snap"})) continue;
+    auto writing = [&] {
+      return fs::exists(target + ".restore.tmp/snap-0000000000000001.snap") || fs::exists(target + "/snap-0000000000000001.snap");
+    };
+    if (!kill_once(child, writing)) continue;
     ++killed;
     INFO("killed in round " << round);
     CHECK_FALSE(fs::exists(target));
@@ -134,16 +136,7 @@ TEST_CASE("leasekvctl: a save killed half way leaves only its temporary file, wh
   const std::string source = base + "/source";
   make_large_store(source, "");
   const std::string out = base + "/saved.db";
-  int killed = 0;
-  for (int round = 0; round < 5 && killed == 0; ++round) {
-    fs::remove(out);
-    const pid_t child = run_ctl({"--data-dir", source, "snapshot", "save", out});
-    if (!kill_once_any_exists(child, {out + ".tmp"})) continue;
-    ++killed;
-    INFO("killed in round " << round);
-    CHECK_FALSE(fs::exists(out));  // never half a snapshot under its name
-  }
-  REQUIRE(killed == 1);
+  // The files the save made, whatever it names its temporary.
   auto leftovers = [&] {
     std::vector<std::string> names;
     for (const auto& e : fs::directory_iterator(base)) {
@@ -151,6 +144,16 @@ TEST_CASE("leasekvctl: a save killed half way leaves only its temporary file, wh
     }
     return names;
   };
+  int killed = 0;
+  for (int round = 0; round < 5 && killed == 0; ++round) {
+    fs::remove(out);
+    const pid_t child = run_ctl({"--data-dir", source, "snapshot", "save", out});
+    if (!kill_once(child, [&] { return !leftovers().empty(); })) continue;
+    ++killed;
+    INFO("killed in round " << round);
+    CHECK_FALSE(fs::exists(out));  // never half a snapshot under its name
+  }
+  REQUIRE(killed == 1);
   CHECK(leftovers() == std::vector<std::string>{"saved.db.tmp"});
 
   const int status = wait_for(run_ctl({"--data-dir", source, "snapshot", "save", out}));
