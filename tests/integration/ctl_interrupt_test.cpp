@@ -35,6 +35,15 @@ std::string temp_dir(const char* name) {
   return p.string();
 }
 
+// Removes a test's directory however the test ends (16 MB in memory each).
+struct removed_at_exit {
+  std::string path;
+  ~removed_at_exit() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
 pid_t run_ctl(const std::vector<std::string>& args) {
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
@@ -100,6 +109,7 @@ void make_large_store(const std::string& dir, const std::string& snapshot) {
 
 TEST_CASE("leasekvctl: a restore killed half way leaves no data directory, and the retry restores it", "[process][cli]") {
   const std::string base = temp_dir("restore-kill");
+  const removed_at_exit cleanup{base};
   const std::string snapshot = base + "/big.db";
   make_large_store(base + "/source", snapshot);
   const std::string target = base + "/restored";
@@ -128,11 +138,11 @@ TEST_CASE("leasekvctl: a restore killed half way leaves no data directory, and t
   auto s = store::open(o).value();
   CHECK(s->range(prefix("big")).value().count == big_values);
   CHECK(s->get("big15").value().kvs.at(0).value == std::string(1 << 20, static_cast<char>('a' + 15 % 26)));
-  fs::remove_all(base);
 }
 
 TEST_CASE("leasekvctl: a save killed half way leaves only its temporary file, which the next save takes over", "[process][cli]") {
   const std::string base = temp_dir("save-kill");
+  const removed_at_exit cleanup{base};
   const std::string source = base + "/source";
   make_large_store(source, "");
   const std::string out = base + "/saved.db";
@@ -163,7 +173,6 @@ TEST_CASE("leasekvctl: a save killed half way leaves only its temporary file, wh
   // The saved file is whole.
   const int checked = wait_for(run_ctl({"snapshot", "status", out}));
   CHECK((WIFEXITED(checked) && WEXITSTATUS(checked) == 0));
-  fs::remove_all(base);
 }
 
 #else
