@@ -166,6 +166,13 @@ TEST_CASE("real file system: a tmpfs filling up during automatic snapshots loses
 
 TEST_CASE("real file system: the active log segment unlinked under the writer fails the next put and the reopen", "[process][storage]") {
   const std::string dir = temp_dir("unlinked");
+  struct removed_at_exit {
+    std::string path;
+    ~removed_at_exit() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } cleanup{dir};
   options o;
   o.data_dir = dir;
   o.sync = sync_policy::per_write;
@@ -193,5 +200,4 @@ TEST_CASE("real file system: the active log segment unlinked under the writer fa
     CHECK(s.error() == errc::corrupt);
     CHECK(last_error_detail().find("wal-0000000000000001.log: missing") == 0);
   }
-  fs::remove_all(dir);
 }
