@@ -360,9 +360,18 @@ result<bool> data_dir::follow(const recovery_sink& sink) {
   }
 }
 
-bool data_dir::wants_snapshot() const { return file_ && file_->size() > opts_.snapshot_after_bytes; }
+bool data_dir::wants_snapshot() const {
+  return file_ && file_->size() > std::max(opts_.snapshot_after_bytes, snapshot_retry_size_);
+}
 
 result<void> data_dir::snapshot(const std::function<void(const std::function<void(std::string_view)>&)>& produce) {
+  auto r = try_snapshot(produce);
+  // What failed (no room, an I/O error) is likely to fail again soon: wait for more log before retrying.
+  snapshot_retry_size_ = !r && file_ ? file_->size() + std::max<std::uint64_t>(opts_.snapshot_after_bytes / 8, 1) : 0;
+  return r;
+}
+
+result<void> data_dir::try_snapshot(const std::function<void(const std::function<void(std::string_view)>&)>& produce) {
   if (closed_.load(std::memory_order_acquire)) return errc::closed;
   if (poisoned()) return errc::io_error;
   const std::uint64_t next = seq_ + 1;

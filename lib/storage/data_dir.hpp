@@ -81,7 +81,9 @@ class data_dir {
   result<void> close();
   bool poisoned() const { return poisoned_.load(std::memory_order_acquire); }
 
-  // True when the current segment has grown past snapshot_after_bytes.
+  // True when the current segment has grown past snapshot_after_bytes, and, after a failed snapshot, by
+  // another snapshot_after_bytes/8 since it failed: a disk that stays full costs one attempt per that
+  // much log, not a whole snapshot written in vain on every write.
   bool wants_snapshot() const;
   // Writes a snapshot of the current state (`produce` emits record bodies through its argument), starts
   // a new segment and removes the files the snapshot supersedes. On a failure before the new segment is
@@ -108,6 +110,7 @@ class data_dir {
   result<bool> writer_started();
   result<void> sync_failed(const std::string& file, const boost::system::error_code& ec);
   void remove_superseded(std::uint64_t snap);
+  result<void> try_snapshot(const std::function<void(const std::function<void(std::string_view)>&)>& produce);
 
   const std::shared_ptr<env> env_;
   const std::string path_;
@@ -116,6 +119,7 @@ class data_dir {
 
   std::uint64_t seq_ = 0;                 // the current segment (written under file_mu_)
   std::uint64_t read_offset_ = 0;         // read-only: how much of it was applied (0: not even its header)
+  std::uint64_t snapshot_retry_size_ = 0; // after a failed snapshot: the segment size due for the next try
   std::optional<snap_meta_record> empty_; // read-only, opened before the writer created the directory
   std::shared_ptr<writable_file> file_;   // guarded by file_mu_ for sync_to's readers
   std::mutex file_mu_;

@@ -199,3 +199,41 @@ TEST_CASE("data directory: a waiter whose record close() could not sync gets io_
   CHECK(d->sync_to(lsn).error() == errc::io_error);
   CHECK(d->append(entry(3)).error() == errc::closed);
 }
+
+TEST_CASE("data directory: a disk that stays full costs one snapshot attempt per eighth of snapshot_after_bytes", "[storage]") {
+  auto env = std::make_shared<fault_env>();
+  storage::data_dir_options dopts;
+  dopts.snapshot_after_bytes = 8192;
+  auto d = storage::data_dir::open(env, "/db", dopts, {}, accept_all()).value();
+  // Room for the log to grow, never for a snapshot (it holds a 200 KiB record).
+  env->set_space(150 << 10);
+  int attempts = 0;
+  auto produce = [&](const std::function<void(std::string_view)>& emit) {
+    ++attempts;
+    emit(std::string(200 << 10, 's'));
+  };
+  std::int64_t revision = 1;
+  std::uint64_t end = 0;
+  while (end < (100u << 10)) {
+    end = d->append(entry(++revision)).value();
+    if (d->wants_snapshot()) CHECK_FALSE(d->snapshot(produce).has_value());
+  }
+  // ~2,500 appends past the threshold: without the backoff, as many attempts (each writing until the
+  // disk is full); with it, one per 1 KiB of log.
+  const std::uint64_t step = dopts.snapshot_after_bytes / 8;
+  INFO(attempts << " attempts over " << end << " bytes of log");
+  CHECK(attempts >= 2);  // it does try again
+  CHECK(static_cast<std::uint64_t>(attempts) <= (end - dopts.snapshot_after_bytes) / step + 1);
+  CHECK(d->segment() == 1);
+  // Space again: the next try comes within one step, and succeeds.
+  env->set_space(UINT64_MAX);
+  const int before = attempts;
+  const std::uint64_t from = end;
+  while (d->segment() == 1 && end < from + step + 100) {
+    end = d->append(entry(++revision)).value();
+    if (d->wants_snapshot()) d->snapshot(produce).value();
+  }
+  CHECK(attempts == before + 1);
+  CHECK(d->segment() == 2);
+  CHECK_FALSE(d->wants_snapshot());
+}
