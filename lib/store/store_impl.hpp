@@ -99,6 +99,12 @@ struct lock_queue {
   bool others_waiting() const {
     return background.load(std::memory_order_relaxed) > 0 || readers.load(std::memory_order_relaxed) > 0;
   }
+  // Background work (an expiry storm, compaction, a watcher's catch-up) calls this between its batches,
+  // holding no lock of the store's: a readers-writer lock is not fair, and released and taken again at
+  // once it would starve the writers waiting for it. They go first; the wait is bounded.
+  void let_writers_through() const {
+    yield_while([this] { return writers.load(std::memory_order_relaxed) > 0; });
+  }
   // Yields while `waiting()` holds, at most 10,000 times: whoever takes turns this way never waits on
   // another for ever.
   template <class Pred>

@@ -176,12 +176,8 @@ void store::impl::run_next_timed() {
   renew_next(renewals.begin()->first.first);
 }
 
-// Background work (an expiry storm, compaction) calls this between its batches: a readers-writer lock is
-// not fair, and released and taken again at once it would starve the writers waiting for it. They go
-// first; the wait is bounded.
-void store::impl::let_writers_through() const {
-  lock_queue::yield_while([this] { return waiting.writers.load(std::memory_order_relaxed) > 0; });
-}
+// Between batches of background work: see lock_queue::let_writers_through.
+void store::impl::let_writers_through() const { waiting.let_writers_through(); }
 
 std::optional<clock::time_point> store::impl::next_event() const {
   read_lock lock(mu, waiting);
