@@ -71,7 +71,7 @@ std::size_t resident_bytes() {
 bool huge_pages = true;
 leasekv::options memory_options() {
   leasekv::options o;
-  o.huge_pages = huge_pages;
+  o.tuning.huge_pages = huge_pages;
   return o;
 }
 

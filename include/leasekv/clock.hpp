@@ -57,8 +57,9 @@ class manual_clock final : public clock {
   // deadline order. Handlers of keep-alives and watches are posted to their executors, not run here.
   void advance(duration d);
 
-  // For stores: `fn(now)` is called by advance() until the returned subscription is destroyed. Destroying
-  // it waits for a call in progress, so nothing runs after the subscription is gone.
+  // Observes time: `fn(now)` is called by every advance(), on the advancing thread, until the returned
+  // subscription is destroyed (an embedded store subscribes to expire its leases). Destroying it waits for
+  // a call in progress, so nothing runs after the subscription is gone. fn must not call advance().
   class subscription;
   std::unique_ptr<subscription> subscribe(std::function<void(time_point)> fn);
 
@@ -72,12 +73,13 @@ class manual_clock final : public clock {
 
 class manual_clock::subscription {
  public:
-  explicit subscription(std::shared_ptr<listener> l) : l_(std::move(l)) {}
   ~subscription();
   subscription(const subscription&) = delete;
   subscription& operator=(const subscription&) = delete;
 
  private:
+  friend class manual_clock;
+  explicit subscription(std::shared_ptr<listener> l) : l_(std::move(l)) {}
   std::shared_ptr<listener> l_;
 };
 

@@ -1,9 +1,10 @@
 // leasekv — errors.
 //
-// Every fallible call returns leasekv::result<T>: either a value or a boost::system::error_code in
-// leasekv's error category. The category's messages are etcd's exact texts, so an application (or the
-// CLI) that prints `ec.message()` prints what etcd would. `result.value()` throws
-// boost::system::system_error for callers who prefer exceptions.
+// Every fallible call returns leasekv::result<T>: either a value or a leasekv::error, which is a
+// boost::system::error_code (leasekv's category, or a system error) plus an optional detail. The
+// category's messages are etcd's exact texts, so an application (or the CLI) that prints
+// `error().message()` prints what etcd would. `result.value()` throws boost::system::system_error for
+// callers who prefer exceptions. Completion handlers take a plain error_code.
 //
 // Thread safety: everything here is immutable and safe to use from any thread.
 #pragma once
@@ -11,6 +12,8 @@
 #include <boost/outcome.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <iosfwd>
+#include <memory>
 #include <string>
 #include <type_traits>
 
@@ -35,26 +38,72 @@ enum class errc {
   closed = 15,             // "leasekv: store is closed"
   invalid_argument = 16,   // "leasekv: invalid argument"
   watch_canceled = 17,     // "leasekv: watch is canceled"
-  corrupt = 18,            // "leasekv: data directory is damaged" (last_error_detail() says where)
+  corrupt = 18,            // "leasekv: data directory is damaged" (the detail says where)
   locked = 19,             // "leasekv: data directory is locked by another writer"
   read_only = 20,          // "leasekv: store is open read-only"
   io_error = 21,           // "leasekv: a write to disk failed earlier; the store accepts no more writes"
   stale = 22,              // "leasekv: the reader fell behind the writer's log; reopen it"
 };
 
-// Details of the last failure in this thread that an error code cannot carry: the file and offset of
-// damage (corrupt), the process holding a lock (locked). Empty if there were none.
-const std::string& last_error_detail() noexcept;
-void set_last_error_detail(std::string detail);
-
 // The category of errc. Its name is "leasekv".
 const boost::system::error_category& error_category() noexcept;
 
 boost::system::error_code make_error_code(errc e) noexcept;
 
+// A failure: its code (an errc, or a system error such as ENOSPC) and, where the code alone cannot say
+// it, a detail: the file and offset of damage (corrupt), the process holding a lock (locked), the option
+// out of range (invalid_argument), a server's own message. Copies share the detail; cheap to copy.
+//
+//   auto r = store->put("", "v");
+//   if (!r && r.error() == leasekv::errc::key_not_provided) ...   // compares the code
+//   std::cerr << r.error().what() << "\n";                      // message, then ": detail" if any
+class error {
+ public:
+  error() = default;
+  error(errc e) : code_(make_error_code(e)) {}  // NOLINT(google-explicit-constructor): `return errc::x;`
+  error(boost::system::error_code ec) : code_(ec) {}  // NOLINT(google-explicit-constructor)
+  error(errc e, std::string detail) : error(make_error_code(e), std::move(detail)) {}
+  error(boost::system::error_code ec, std::string detail)
+      : code_(ec), detail_(detail.empty() ? nullptr : std::make_shared<const std::string>(std::move(detail))) {}
+
+  const boost::system::error_code& code() const noexcept { return code_; }
+  // The code's message: for an errc, etcd's exact text.
+  std::string message() const { return code_.message(); }
+  // What the code alone cannot say; empty if nothing.
+  const std::string& detail() const noexcept;
+  // message(), then ": " and the detail if there is one.
+  std::string what() const;
+
+  // Where an error_code is wanted (a completion handler's signature): the detail stays behind.
+  operator const boost::system::error_code&() const noexcept { return code_; }  // NOLINT
+
+  // Compares the code with an errc, an error_code, or a condition such as
+  // boost::system::errc::no_space_on_device, as error_code compares.
+  friend bool operator==(const error& a, errc b) noexcept { return a.code_ == make_error_code(b); }
+  friend bool operator==(const error& a, const boost::system::error_code& b) noexcept { return a.code_ == b; }
+  friend bool operator==(const error& a, const boost::system::error_condition& b) noexcept { return a.code_ == b; }
+  friend bool operator==(const error& a, boost::system::errc::errc_t b) noexcept {
+    return a.code_ == boost::system::errc::make_error_condition(b);
+  }
+  // Two errors are equal when their codes are (the details may differ).
+  friend bool operator==(const error& a, const error& b) noexcept { return a.code_ == b.code_; }
+
+ private:
+  boost::system::error_code code_;
+  std::shared_ptr<const std::string> detail_;
+};
+
+// Prints what().
+std::ostream& operator<<(std::ostream& os, const error& e);
+
+// Outcome's hooks (found by argument-dependent lookup): result<T>::value() on a failure throws
+// boost::system::system_error with the code, and the detail as its what() prefix.
+boost::system::error_code make_error_code(const error& e) noexcept;
+[[noreturn]] void outcome_throw_as_system_error_with_payload(const error& e);
+
 // The result of a fallible call. REQUIRES for value(): has_value(), else it throws system_error.
 template <class T>
-using result = BOOST_OUTCOME_V2_NAMESPACE::result<T, boost::system::error_code>;
+using result = BOOST_OUTCOME_V2_NAMESPACE::result<T, error>;
 
 }  // namespace leasekv
 

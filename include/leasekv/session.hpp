@@ -1,10 +1,4 @@
-// leasekv — keep-alive streams and sessions.
-//
-// A keep_alive renews a lease every third of its TTL (as etcd's Go client does) and reports each renewal
-// to a handler, on an executor of the caller's choice, until it is cancelled or the lease ends — then
-// the handler gets lease_not_found once more and the stream stops. With a manual_clock, renewals happen
-// inside manual_clock::advance() at their scheduled times, so a test can advance an hour and the lease
-// survives.
+// leasekv — sessions.
 //
 // A session is clientv3's concurrency.Session: a lease of its own, kept alive while the session lives,
 // revoked when it is closed or destroyed. Keys put through the session vanish when their owner stops.
@@ -12,12 +6,15 @@
 //   auto s = leasekv::session::open(*store, {.ttl = std::chrono::seconds(10)}).value();
 //   s->put("/services/api/10.0.0.7", "up").value();   // gone within 10 s if this process dies
 //
-// Thread safety: keep_alive and session objects may be used from any thread. Handlers never run while the
-// store holds a lock, never inside the call that started the stream, and never after cancel() or close()
-// returns (cancel() may be called from inside a handler).
+// The session keeps its lease alive with a keep-alive stream (store::start_keep_alive): every third of the
+// TTL, as etcd's Go client does. With a manual_clock, renewals happen inside manual_clock::advance() at
+// their scheduled times, so a test can advance an hour and the session's lease survives.
 //
-// Lifetimes: a keep_alive or session may outlive its store (see session below). If the executor's context
-// (an io_context) is destroyed first, the stream stops: it renews no more and nothing is posted there.
+// Thread safety: a session may be used from any thread. on_lost never runs while the store holds a lock
+// and never after close() returns.
+//
+// Lifetimes: a session may outlive its store (see session below). If the executor's context (an
+// io_context) is destroyed first, its keep-alive stops: it renews no more and nothing is posted there.
 #pragma once
 
 #include "leasekv/error.hpp"
@@ -33,28 +30,6 @@
 #include <string_view>
 
 namespace leasekv {
-
-class keep_alive {
- public:
-  struct state;
-  explicit keep_alive(std::shared_ptr<state> s) : state_(std::move(s)) {}
-  ~keep_alive() { cancel(); }
-  keep_alive(const keep_alive&) = delete;
-  keep_alive& operator=(const keep_alive&) = delete;
-
-  lease_id id() const;
-  // Stops renewing. No handler of this stream runs after cancel() returns.
-  void cancel();
-
- private:
-  std::shared_ptr<state> state_;
-};
-
-// Starts a keep-alive stream for lease `id`: renews it now (failing with lease_not_found if it is
-// unknown or expired) and then every TTL/3. Handlers run on `ex`; an empty executor means Asio's system
-// executor (a background thread pool).
-result<std::unique_ptr<keep_alive>> start_keep_alive(store& s, lease_id id, boost::asio::any_io_executor ex,
-                                                     keep_alive_handler handler);
 
 struct session_options {
   std::chrono::milliseconds ttl{60000};  // the session lease's TTL

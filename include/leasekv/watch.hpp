@@ -125,23 +125,22 @@ struct watch_completion_impl final : watch_completion {
 
 }  // namespace detail
 
+// A watch: an abstract handle, made by store::watch(). Destroying it cancels the watch.
 class watcher {
  public:
-  struct state;
-  watcher(std::shared_ptr<state> s, boost::asio::any_io_executor ex) : state_(std::move(s)), executor_(std::move(ex)) {}
-  ~watcher() { cancel(); }
+  virtual ~watcher() = default;
   watcher(const watcher&) = delete;
   watcher& operator=(const watcher&) = delete;
 
   // The watch id: 0, 1, 2, ... per store, in creation order.
-  std::int64_t id() const;
+  virtual std::int64_t id() const = 0;
 
   // Stops the watch.
-  void cancel();
+  virtual void cancel() = 0;
 
   // Asks for a progress notification: an empty response with the current revision, once the watcher has
   // delivered everything up to it.
-  void request_progress();
+  virtual void request_progress() = 0;
 
   // Pull mode: completes with the next response (error operation_aborted after cancel(), or
   // errc::watch_canceled after the cancelled response was taken). Completion signature:
@@ -157,9 +156,13 @@ class watcher {
         token);
   }
 
+ protected:
+  // `ex`: where a pull's handler runs when it has no associated executor of its own.
+  explicit watcher(boost::asio::any_io_executor ex) : executor_(std::move(ex)) {}
+  // Starts one pull: completes `c` exactly once, never inside this call.
+  virtual void start_next(std::unique_ptr<detail::watch_completion> c) = 0;
+
  private:
-  void start_next(std::unique_ptr<detail::watch_completion> c);
-  std::shared_ptr<state> state_;
   boost::asio::any_io_executor executor_;
 };
 

@@ -70,7 +70,7 @@ std::unique_ptr<manual_clock::subscription> manual_clock::subscribe(std::functio
     std::lock_guard lock(mu_);
     listeners_.push_back(l);
   }
-  return std::make_unique<subscription>(std::move(l));
+  return std::unique_ptr<subscription>(new subscription(std::move(l)));
 }
 
 manual_clock::subscription::~subscription() {

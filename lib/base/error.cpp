@@ -1,5 +1,8 @@
 #include "leasekv/error.hpp"
 
+#include <boost/system/system_error.hpp>
+
+#include <ostream>
 #include <string>
 
 namespace leasekv {
@@ -40,13 +43,6 @@ class category final : public boost::system::error_category {
 
 }  // namespace
 
-namespace {
-thread_local std::string last_detail;
-}  // namespace
-
-const std::string& last_error_detail() noexcept { return last_detail; }
-void set_last_error_detail(std::string detail) { last_detail = std::move(detail); }
-
 const boost::system::error_category& error_category() noexcept {
   static const category instance;
   return instance;
@@ -54,6 +50,26 @@ const boost::system::error_category& error_category() noexcept {
 
 boost::system::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), error_category()};
+}
+
+const std::string& error::detail() const noexcept {
+  static const std::string none;
+  return detail_ ? *detail_ : none;
+}
+
+std::string error::what() const {
+  std::string s = message();
+  if (detail_) s.append(": ").append(*detail_);
+  return s;
+}
+
+std::ostream& operator<<(std::ostream& os, const error& e) { return os << e.what(); }
+
+boost::system::error_code make_error_code(const error& e) noexcept { return e.code(); }
+
+void outcome_throw_as_system_error_with_payload(const error& e) {
+  if (e.detail().empty()) throw boost::system::system_error(e.code());
+  throw boost::system::system_error(e.code(), e.detail());
 }
 
 }  // namespace leasekv

@@ -124,8 +124,7 @@ result<const lease_record*> lessor::grant(lease_id id, std::chrono::milliseconds
   if (ttl > max_lease_ttl) return errc::lease_ttl_too_large;
   if (ttl < min_ttl_) ttl = min_ttl_;
   if (ttl.count() <= 0) {
-    set_last_error_detail("lease TTL must be positive, got " + std::to_string(ttl.count()) + " ms");
-    return errc::invalid_argument;
+    return error(errc::invalid_argument, "lease TTL must be positive, got " + std::to_string(ttl.count()) + " ms");
   }
   if (leases_.find(id) != nullptr) return errc::lease_exists;
   lease_record& rec = leases_.insert(id);

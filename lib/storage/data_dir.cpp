@@ -33,7 +33,6 @@ data_dir::~data_dir() = default;
 
 result<std::unique_ptr<data_dir>> data_dir::open(std::shared_ptr<env> e, std::string path, const data_dir_options& o,
                                                  const snap_meta_record& fresh, const recovery_sink& sink) {
-  set_last_error_detail({});
   std::unique_ptr<data_dir> d(new data_dir(e, path, o));
   auto empty = [&]() -> result<std::unique_ptr<data_dir>> {
     // Read-only, before any writer made the directory: the empty store it stands for; nothing created.
@@ -48,12 +47,8 @@ result<std::unique_ptr<data_dir>> data_dir::open(std::shared_ptr<env> e, std::st
     const std::string lock_file = path + "/" + std::string(lock_name);
     auto lock = e->lock(lock_file, o.lock_timeout, &holder);
     if (!lock) {
-      if (lock.error() == errc::locked) {
-        set_last_error_detail("held by process " + holder);
-      } else {
-        set_last_error_detail(lock_file + ": " + lock.error().message());
-      }
-      return lock.error();
+      if (lock.error() == errc::locked) return error(lock.error().code(), "held by process " + holder);
+      return error(lock.error().code(), lock_file + ": " + lock.error().message());
     }
     d->lock_ = std::move(lock).value();
   } else if (!e->exists(path)) {
@@ -224,8 +219,7 @@ result<void> data_dir::sync_failed(const std::string& file, const boost::system:
   // After a failed fsync the kernel may have dropped the dirty pages: nothing after it can be trusted.
   // A segment no longer linked loses every write to it just as surely.
   poisoned_.store(true, std::memory_order_release);
-  set_last_error_detail(file + ": " + (is_not_found(ec) ? "deleted while open (the writes to it are lost)" : ec.message()));
-  return errc::io_error;
+  return error(errc::io_error, file + ": " + (is_not_found(ec) ? "deleted while open (the writes to it are lost)" : ec.message()));
 }
 
 
@@ -238,10 +232,9 @@ result<std::uint64_t> data_dir::append(std::string_view body) {
   auto r = file_->append(framed);
   if (!r) {
     const std::string file = path_ + "/" + wal_name(seq_);
-    set_last_error_detail(file + ": " + r.error().message());
     // Leave no half record behind; if even that fails, the log's tail is unknown: stop writing.
     if (!file_->truncate(before)) poisoned_.store(true, std::memory_order_release);
-    return r.error();
+    return error(r.error().code(), file + ": " + r.error().message());
   }
   return appended_.fetch_add(framed.size(), std::memory_order_acq_rel) + framed.size();
 }
@@ -380,12 +373,10 @@ result<void> data_dir::try_snapshot(const std::function<void(const std::function
   const std::string snap_tmp = snap_file + ".tmp";
   const std::string wal_tmp = wal_file + ".tmp";
   // Before the switch, a failure leaves everything as it was: appends go on to the current segment.
-  auto abandon = [&](const boost::system::error_code& ec) {
-    const std::string detail = last_error_detail();
+  auto abandon = [&](const error& e) {
     (void)env_->remove(snap_tmp);
     (void)env_->remove(wal_tmp);
-    set_last_error_detail(detail);
-    return ec;
+    return e;
   };
   if (auto r = write_snapshot_temp(*env_, snap_tmp, next, produce); !r) return abandon(r.error());
   auto opened = named(wal_tmp, env_->open_append(wal_tmp));

@@ -6,9 +6,9 @@
 //
 // Opening loads the newest snapshot snap-S and replays the segments from wal-S on. A torn last record of
 // the last segment is cut off (and logged); any other damage fails the open with errc::corrupt and
-// last_error_detail() naming the file and offset — a missing wal-S included: the log is never taken for
+// the error's detail naming the file and offset — a missing wal-S included: the log is never taken for
 // an empty one. Nothing is returned from a record whose checksum fails. Every I/O error names its file
-// in last_error_detail().
+// in its detail.
 //
 // Appends: a failed append is cut back off the file, so the log never holds half a record; if that cut
 // fails too, or a sync fails (the segment deleted under the writer included), the directory is poisoned:

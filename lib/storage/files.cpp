@@ -54,10 +54,7 @@ std::string parent_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-boost::system::error_code damaged(const std::string& file, const std::string& what) {
-  set_last_error_detail(file + ": " + what);
-  return errc::corrupt;
-}
+error damaged(const std::string& file, const std::string& what) { return {errc::corrupt, file + ": " + what}; }
 
 bool is_not_found(const boost::system::error_code& ec) { return ec == boost::system::errc::no_such_file_or_directory; }
 
@@ -142,7 +139,6 @@ result<void> write_snapshot_file(env& e, const std::string& path, std::uint64_t 
 }
 
 result<snapshot_info> inspect_snapshot(env& e, const std::string& path) {
-  set_last_error_detail({});
   BOOST_OUTCOME_TRY(data, named(path, e.read_file(path)));
   snapshot_info info;
   info.size = data.size();
@@ -185,8 +181,7 @@ result<snapshot_info> inspect_snapshot(env& e, const std::string& path) {
 result<void> restore_snapshot(env& e, const std::string& path, const std::string& dir) {
   BOOST_OUTCOME_TRYV(inspect_snapshot(e, path));
   if (e.exists(dir)) {
-    set_last_error_detail(dir + " exists");
-    return boost::system::errc::make_error_code(boost::system::errc::file_exists);
+    return error(boost::system::errc::make_error_code(boost::system::errc::file_exists), dir + " exists");
   }
   BOOST_OUTCOME_TRY(data, named(path, e.read_file(path)));
   // Built beside the target and renamed into place, so the target is never seen half made. A directory
@@ -209,9 +204,7 @@ result<void> restore_snapshot(env& e, const std::string& path, const std::string
     return named(dir, e.rename(tmp, dir));
   };
   if (auto r = build(); !r) {
-    const std::string detail = last_error_detail();
     remove_tree(e, tmp);
-    set_last_error_detail(detail);
     return r;
   }
   return named(parent_of(dir), e.sync_dir(parent_of(dir)));
@@ -228,8 +221,8 @@ result<std::vector<std::string>> check(env& e, const std::string& path) {
     auto data = e.read_file(path + "/" + snap_name(s));
     if (!data) {
       problems.push_back(snap_name(s) + ": " + data.error().message());
-    } else if (!load_snapshot(data.value(), snap_name(s), s, accept)) {
-      problems.push_back(last_error_detail());
+    } else if (auto loaded = load_snapshot(data.value(), snap_name(s), s, accept); !loaded) {
+      problems.push_back(loaded.error().detail());
     }
   }
   if (!files.snaps.empty() && !std::binary_search(files.wals.begin(), files.wals.end(), files.snaps.back())) {
@@ -251,7 +244,6 @@ result<std::vector<std::string>> check(env& e, const std::string& path) {
     if (!r.error.empty()) problems.push_back(name + ": " + r.error);
     if (r.torn) problems.push_back(name + ": torn record at offset " + std::to_string(r.valid_end) + " (cut off at the next open)");
   }
-  set_last_error_detail({});
   return problems;
 }
 

@@ -18,14 +18,14 @@ struct listing {
 };
 result<listing> list_dir(env& e, const std::string& path);
 
-// `r`, with last_error_detail() set to "<path>: <message>" if it failed.
+// `r`, its error (if it failed) with the detail "<path>: <message>".
 template <class T>
 result<T> named(const std::string& path, result<T> r) {
-  if (!r) set_last_error_detail(path + ": " + r.error().message());
+  if (!r) return error(r.error().code(), path + ": " + r.error().message());
   return r;
 }
-// errc::corrupt, with last_error_detail() "<file>: <what>".
-boost::system::error_code damaged(const std::string& file, const std::string& what);
+// errc::corrupt, with the detail "<file>: <what>".
+error damaged(const std::string& file, const std::string& what);
 bool is_not_found(const boost::system::error_code& ec);
 
 // Checks a snapshot file's contents (named `name` in errors; its header must say `seq`) and hands its

@@ -9,14 +9,14 @@ namespace leasekv {
 
 // Wall-clock deadlines are kept in milliseconds: 9e9 s (the largest TTL) past the epoch does not fit in
 // int64 nanoseconds.
-std::int64_t store::impl::to_wall_ms(clock::time_point t) const {
+std::int64_t embedded_store::impl::to_wall_ms(clock::time_point t) const {
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;
   const std::int64_t now_ms = duration_cast<milliseconds>(clk->wall_now().time_since_epoch()).count();
   return now_ms + duration_cast<milliseconds>(base::saturating_sub(t, clk->now())).count();
 }
 
-clock::time_point store::impl::from_wall_ms(std::int64_t ms) const {
+clock::time_point embedded_store::impl::from_wall_ms(std::int64_t ms) const {
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;
   const std::int64_t now_ms = duration_cast<milliseconds>(clk->wall_now().time_since_epoch()).count();
@@ -27,7 +27,7 @@ clock::time_point store::impl::from_wall_ms(std::int64_t ms) const {
   return base::saturating_add(clk->now(), milliseconds(delta));
 }
 
-result<void> store::impl::commit(storage::entry_record rec, bool group) {
+result<void> embedded_store::impl::commit(storage::entry_record rec, bool group) {
   if (!dir) return BOOST_OUTCOME_V2_NAMESPACE::success();
   if (group) {
     for (const mvcc::change& c : kv.changes()) {
@@ -56,7 +56,7 @@ result<void> store::impl::commit(storage::entry_record rec, bool group) {
   return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 
-void store::impl::emit_snapshot(const std::function<void(std::string_view)>& emit) const {
+void embedded_store::impl::emit_snapshot(const std::function<void(std::string_view)>& emit) const {
   storage::snap_meta_record meta;
   meta.revision = kv.current_revision();
   meta.compacted_revision = kv.compacted_revision();
@@ -82,7 +82,7 @@ void store::impl::emit_snapshot(const std::function<void(std::string_view)>& emi
   }
 }
 
-void store::impl::snapshot_if_due() {
+void embedded_store::impl::snapshot_if_due() {
   if (!dir->wants_snapshot()) return;
   auto r = dir->snapshot([this](const std::function<void(std::string_view)>& emit) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
     emit_snapshot(emit);
@@ -90,7 +90,7 @@ void store::impl::snapshot_if_due() {
   if (!r && opts.logger) opts.logger->error("{}: snapshot failed (the log keeps growing): {}", opts.data_dir, r.error().message());
 }
 
-bool store::impl::apply_entry(const storage::entry_record& rec, bool live) {
+bool embedded_store::impl::apply_entry(const storage::entry_record& rec, bool live) {
   if (!rec.changes.empty()) {
     kv.begin_write();
     for (const auto& c : rec.changes) {
@@ -130,7 +130,7 @@ bool store::impl::apply_entry(const storage::entry_record& rec, bool live) {
 }
 
 // Runs inside store::open, before any other thread can see the store: the lock is not needed.
-result<void> store::impl::recover() {
+result<void> embedded_store::impl::recover() {
   storage::recovery_sink sink;
   sink.meta = [this](const storage::snap_meta_record& m) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
     kv.restore_revisions(m.revision, m.compacted_revision);
@@ -159,7 +159,7 @@ result<void> store::impl::recover() {
   storage::data_dir_options dopts;
   dopts.read_only = opts.read_only;
   dopts.lock_timeout = opts.lock_timeout;
-  dopts.snapshot_after_bytes = opts.snapshot_after_bytes;
+  dopts.snapshot_after_bytes = opts.tuning.snapshot_after_bytes;
   dopts.logger = opts.logger;
   BOOST_OUTCOME_TRY(d, storage::data_dir::open(opts.env ? opts.env : env::posix(), opts.data_dir, dopts, fresh, sink));
   dir = std::move(d);
@@ -181,7 +181,7 @@ result<void> store::impl::recover() {
 
 namespace leasekv {
 
-result<void> store::save_snapshot(const std::string& path) {
+result<void> embedded_store::save_snapshot(const std::string& path) {
   BOOST_OUTCOME_TRYV(impl_->check_open());
   auto& e = impl_->opts.env ? *impl_->opts.env : *env::posix();
   read_lock lock(impl_->mu, impl_->waiting);  // one consistent revision; writers wait, readers go on
@@ -189,7 +189,7 @@ result<void> store::save_snapshot(const std::string& path) {
                                                    LEASEKV_NO_THREAD_SAFETY_ANALYSIS { impl_->emit_snapshot(emit); });
 }
 
-result<std::int64_t> store::refresh() {
+result<std::int64_t> embedded_store::refresh() {
   BOOST_OUTCOME_TRYV(impl_->check_open());
   write_lock lock(impl_->mu, impl_->waiting);
   BOOST_OUTCOME_TRYV(impl_->check_open());  // under the lock: close() may have closed the directory

@@ -12,10 +12,10 @@ result<std::unique_ptr<session>> session::open(store& s, session_options o) {
   // Each renewal is reported; only the end of the lease matters to the session's owner.
   auto lost_reported = std::make_shared<std::atomic<bool>>(false);
   auto on_lost = std::move(o.on_lost);
-  auto ka = start_keep_alive(s, granted.id, o.executor,
-                             [lost_reported, on_lost](boost::system::error_code ec, const lease_keep_alive_response&) {
-                               if (ec && on_lost && !lost_reported->exchange(true)) on_lost(ec);
-                             });
+  auto ka = s.start_keep_alive(granted.id, o.executor,
+                              [lost_reported, on_lost](boost::system::error_code ec, const lease_keep_alive_response&) {
+                                if (ec && on_lost && !lost_reported->exchange(true)) on_lost(ec);
+                              });
   if (!ka) {
     (void)s.revoke(granted.id);
     return ka.error();

@@ -39,85 +39,23 @@ namespace {
 // Compaction frees at most this many keys' history per hold of the write lock.
 constexpr std::size_t compaction_batch_keys = 1000;
 
-int sign(std::int64_t a, std::int64_t b) { return a < b ? -1 : (a > b ? 1 : 0); }
-
-bool compare_outcome(compare_result r, int cmp) {
-  switch (r) {
-    case compare_result::equal: return cmp == 0;
-    case compare_result::not_equal: return cmp != 0;
-    case compare_result::greater: return cmp > 0;
-    case compare_result::less: return cmp < 0;
-  }
-  return false;
-}
-
-// Compares one key's fields (all zero for a missing key) with the compare's operand.
-bool compare_fields(const compare& c, std::int64_t version, std::int64_t create, std::int64_t mod,
-                    std::int64_t lease, std::string_view value) {
-  int cmp = 0;
-  switch (c.target) {
-    case compare_target::version: cmp = sign(version, c.number); break;
-    case compare_target::create: cmp = sign(create, c.number); break;
-    case compare_target::mod: cmp = sign(mod, c.number); break;
-    case compare_target::lease: cmp = sign(lease, c.number); break;
-    case compare_target::value: {
-      const int raw = value.compare(c.value);
-      cmp = raw < 0 ? -1 : (raw > 0 ? 1 : 0);
-      break;
-    }
-  }
-  return compare_outcome(c.result, cmp);
-}
-
-bool compare_holds(const mvcc::kv_store& kv, const compare& c) {
-  bool found = false;
-  bool all = true;
-  kv.for_each_live(c.range, kv.current_revision(), [&](const mvcc::key_entry&, const mvcc::key_version& v) {
-    found = true;
-    all = compare_fields(c, v.version(), v.create_revision(), v.mod_main, v.lease, v.value());
-    return all;
-  });
-  if (!found) return c.target != compare_target::value && compare_fields(c, 0, 0, 0, 0, {});
-  return all;
-}
-
-const std::vector<request_op>& branch(const txn_request& t, bool succeeded) {
-  return succeeded ? t.success : t.failure;
-}
-
-// etcd evaluates every compare, nested txns' included, against the state before the txn, and records the
-// branch taken in pre-order.
-void compute_path(const mvcc::kv_store& kv, const txn_request& t, std::vector<bool>& path) {
-  bool ok = true;
-  for (const auto& c : t.compares) {
-    if (!compare_holds(kv, c)) {
-      ok = false;
-      break;
-    }
-  }
-  path.push_back(ok);
-  for (const auto& op : branch(t, ok)) {
-    if (op.type == request_op::kind::txn) compute_path(kv, *op.txn, path);
-  }
-}
-
 }  // namespace
 
-store::impl::impl(options o)
+embedded_store::impl::impl(options o)
     : opts(std::move(o)),
       clk(opts.clock ? opts.clock : clock::system()),
       cluster_id(opts.cluster_id != 0 ? opts.cluster_id : detail::random_id()),
       member_id(opts.member_id != 0 ? opts.member_id : detail::random_id()),
       lim{opts.max_request_bytes, opts.max_txn_ops},
-      kv(opts.huge_pages),
-      lessor(*this, clk->now(), opts.lease_tick, opts.min_lease_ttl, opts.huge_pages) {
+      kv(opts.tuning.huge_pages),
+      lessor(*this, clk->now(), opts.tuning.lease_tick, opts.min_lease_ttl, opts.tuning.huge_pages) {
   waiting.owner = this;
 }
 
 // Keeps the lessor's attachments in step with a committed write group: a changed key leaves the lease its
 // previous version had, and a put joins the lease it names (etcd's rules, §1.8). Then the watchers get
 // the changes: one response per watcher per write group.
-void store::impl::after_write() {
+void embedded_store::impl::after_write() {
   for (const mvcc::change& c : kv.changes()) {
     if (c.prev != nullptr && c.prev->lease != no_lease) lessor.detach(c.prev->lease, c.entry);
     if (!c.version->tombstone() && c.version->lease != no_lease) lessor.attach(c.version->lease, c.entry);
@@ -127,20 +65,20 @@ void store::impl::after_write() {
 
 // The end of a committed kv write group: the revision is current, attachments and watchers follow, and a
 // snapshot is taken if the log asks for one. Returns the revision.
-std::int64_t store::impl::finish_write() {
+std::int64_t embedded_store::impl::finish_write() {
   const std::int64_t rev = kv.end_write();
   after_write();
   maybe_snapshot();
   return rev;
 }
 
-bool store::impl::can_defer(std::string_view key, std::string_view value, const put_options& o) const {
+bool embedded_store::impl::can_defer(std::string_view key, std::string_view value, const put_options& o) const {
   return !dir && !o.prev_kv && !o.ignore_value && !o.ignore_lease && hub->empty() &&
-         key.size() + value.size() <= max_deferred_put_bytes && kv.entries() >= opts.hold_back_puts_from_keys &&
+         key.size() + value.size() <= max_deferred_put_bytes && kv.entries() >= opts.tuning.hold_back_puts_from_keys &&
          waiting.draining.load(std::memory_order_relaxed) == 0;
 }
 
-std::int64_t store::impl::defer_put(std::string_view key, std::string_view value, lease_id lease) {
+std::int64_t embedded_store::impl::defer_put(std::string_view key, std::string_view value, lease_id lease) {
   deferred.push_back({static_cast<std::uint32_t>(key.size()), static_cast<std::uint32_t>(value.size()), lease});
   deferred_data.append(key).append(value);
   waiting.deferred.store(true, std::memory_order_relaxed);
@@ -149,7 +87,7 @@ std::int64_t store::impl::defer_put(std::string_view key, std::string_view value
   return rev;
 }
 
-void store::impl::apply_deferred() {
+void embedded_store::impl::apply_deferred() {
   waiting.deferred.store(false, std::memory_order_relaxed);
   if (deferred.empty()) return;
   std::array<std::string_view, max_deferred_puts> keys;
@@ -187,78 +125,18 @@ void store::impl::apply_deferred() {
   deferred_data.clear();
 }
 
-// Store-state checks along the branches the txn will take: first the puts, then the ranges (etcd's
-// order). `i` walks `path` in the same pre-order compute_path wrote it.
-result<void> store::impl::check_puts(const txn_request& t, const std::vector<bool>& path, std::size_t& i) const {
-  for (const auto& op : branch(t, path[i++])) {
-    if (op.type == request_op::kind::txn) {
-      BOOST_OUTCOME_TRYV(check_puts(*op.txn, path, i));
-    } else if (op.type == request_op::kind::put) {
-      const auto& o = op.put_opts;
-      if ((o.ignore_value || o.ignore_lease) && kv.live(op.range.key) == nullptr) return errc::key_not_found;
-      if (o.lease != no_lease && !lease_known(o.lease)) return errc::lease_not_found;
-    }
-  }
-  return BOOST_OUTCOME_V2_NAMESPACE::success();
-}
-
-result<void> store::impl::check_ranges(const txn_request& t, const std::vector<bool>& path, std::size_t& i) const {
-  for (const auto& op : branch(t, path[i++])) {
-    if (op.type == request_op::kind::txn) {
-      BOOST_OUTCOME_TRYV(check_ranges(*op.txn, path, i));
-    } else if (op.type == request_op::kind::range) {
-      BOOST_OUTCOME_TRYV(kv.read_revision(op.range_opts.revision));
-    }
-  }
-  return BOOST_OUTCOME_V2_NAMESPACE::success();
-}
-
-// Applies the branch the path chose. Everything that could fail was checked before.
-void store::impl::apply(const txn_request& t, const std::vector<bool>& path, std::size_t& i, txn_response& out) {
-  out.succeeded = path[i++];
-  for (const auto& op : branch(t, out.succeeded)) {
-    response_op& r = out.responses.emplace_back();
-    r.type = op.type;
-    switch (op.type) {
-      case request_op::kind::range: {
-        auto rr = kv.range(op.range, op.range_opts).value();
-        r.range.header.revision = rr.revision;
-        r.range.kvs = std::move(rr.kvs);
-        r.range.more = rr.more;
-        r.range.count = rr.count;
-        break;
-      }
-      case request_op::kind::put: {
-        const auto& o = op.put_opts;
-        kv.put(op.range.key, op.value, o.lease, o.ignore_value, o.ignore_lease, o.prev_kv ? &r.put.prev_kv : nullptr);
-        r.put.header.revision = kv.current_revision();
-        break;
-      }
-      case request_op::kind::delete_range:
-        r.delete_range.deleted = kv.delete_range(op.range, op.delete_opts.prev_kv ? &r.delete_range.prev_kvs : nullptr);
-        r.delete_range.header.revision = kv.current_revision();
-        break;
-      case request_op::kind::txn:
-        r.txn = std::make_shared<txn_response>();
-        apply(*op.txn, path, i, *r.txn);
-        break;
-    }
-  }
-}
-
 namespace {
 
 // Options that cannot mean anything are refused at open, naming the option: a zero progress interval
 // would re-arm its timer at the same instant for ever, a zero tick would divide by zero.
 result<void> check_options(const options& o) {
   auto refuse = [](const std::string& what) {
-    set_last_error_detail("options::" + what);
-    return boost::system::error_code(errc::invalid_argument);
+    return error(errc::invalid_argument, "options::" + what);
   };
   if (o.watch_progress_interval.count() <= 0) {
     return refuse("watch_progress_interval must be positive, got " + std::to_string(o.watch_progress_interval.count()) + " ms");
   }
-  if (o.lease_tick.count() <= 0) return refuse("lease_tick must be positive, got " + std::to_string(o.lease_tick.count()) + " ms");
+  if (o.tuning.lease_tick.count() <= 0) return refuse("tuning.lease_tick must be positive, got " + std::to_string(o.tuning.lease_tick.count()) + " ms");
   if (o.min_lease_ttl.count() < 0) {
     return refuse("min_lease_ttl must not be negative, got " + std::to_string(o.min_lease_ttl.count()) + " ms");
   }
@@ -273,21 +151,26 @@ result<void> check_options(const options& o) {
 
 result<std::unique_ptr<store>> store::open(options opts) {
   BOOST_OUTCOME_TRYV(check_options(opts));
-  auto p = std::make_unique<impl>(std::move(opts));
+  auto p = std::make_unique<embedded_store::impl>(std::move(opts));
   if (!p->opts.data_dir.empty()) {
     BOOST_OUTCOME_TRYV(p->recover());
   }
   p->start();
-  std::unique_ptr<store> s(new store(std::move(p)));
   // Leases whose deadlines passed while the store was closed are revoked now, like any expiry.
-  if (!s->impl_->opts.read_only) s->impl_->process_due(s->impl_->clk->now());
-  return s;
+  if (!p->opts.read_only) p->process_due(p->clk->now());
+  return std::unique_ptr<store>(new embedded_store(std::move(p)));
 }
 
-store::store(std::unique_ptr<impl> p) : impl_(std::move(p)), anchor_(std::make_shared<detail::store_anchor>(*this)) {}
+store::store() : anchor_(std::make_shared<detail::store_anchor>(*this)) {}
 
-store::~store() {
-  anchor_->detach();  // first: a session or txn_builder calling in now gets closed, not freed memory
+store::~store() { detach_anchor(); }
+
+void store::detach_anchor() noexcept { anchor_->detach(); }
+
+embedded_store::embedded_store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+embedded_store::~embedded_store() {
+  detach_anchor();  // first: a session or txn_builder calling in now gets closed, not freed memory
   close();
 }
 
@@ -295,7 +178,7 @@ store::~store() {
 // taking the lock, so a call either ran entirely before close() took the lock, or fails. The data
 // directory stays (closed, not destroyed) until the store is destroyed, for the group-commit waiters of
 // writes that got in before: close() syncs their records, so they find them durable.
-void store::close() {
+void embedded_store::close() {
   const std::lock_guard serial(impl_->close_mu);  // a second close() returns once the first is done
   if (impl_->closed.exchange(true)) return;
   impl_->subscription.reset();  // waits for an advance() in progress
@@ -308,7 +191,7 @@ void store::close() {
   }
 }
 
-result<put_response> store::put(std::string_view key, std::string_view value, put_options o) {
+result<put_response> embedded_store::put(std::string_view key, std::string_view value, put_options o) {
   BOOST_OUTCOME_TRYV(impl_->check_writable());
   BOOST_OUTCOME_TRYV(detail::check_put(key, value, o, impl_->lim));
   std::optional<put_response> out;  // made only where needed: zeroing one up front cost a held-back put ~10%
@@ -342,10 +225,8 @@ result<put_response> store::put(std::string_view key, std::string_view value, pu
   return std::move(*out);
 }
 
-result<range_response> store::get(std::string_view key, range_options o) { return range(key_range(key), o); }
-
 template <class Response, class Fill>
-result<Response> store::impl::read_range(const key_range& r, const range_options& o, Fill fill) const {
+result<Response> embedded_store::impl::read_range(const key_range& r, const range_options& o, Fill fill) const {
   BOOST_OUTCOME_TRYV(check_open());
   BOOST_OUTCOME_TRYV(detail::check_range(r, lim));
   read_lock lock(mu, waiting);
@@ -358,13 +239,13 @@ result<Response> store::impl::read_range(const key_range& r, const range_options
   return out;
 }
 
-result<range_response> store::range(const key_range& r, range_options o) {
+result<range_response> embedded_store::range(const key_range& r, range_options o) {
   return impl_->read_range<range_response>(r, o, [&](const std::vector<mvcc::range_hit>& hits, range_response& out) {
     out.kvs = mvcc::to_key_values(hits, o.keys_only);
   });
 }
 
-result<range_view_response> store::range_view(const key_range& r, range_options o) {
+result<range_view_response> embedded_store::range_view(const key_range& r, range_options o) {
   return impl_->read_range<range_view_response>(r, o, [&](const std::vector<mvcc::range_hit>& hits, range_view_response& out) {
     std::size_t bytes = 0;
     for (const auto& h : hits) bytes += h.entry->key_size + (o.keys_only ? 0 : h.version->value_size);
@@ -384,7 +265,7 @@ result<range_view_response> store::range_view(const key_range& r, range_options 
   });
 }
 
-result<delete_response> store::delete_range(const key_range& r, delete_options o) {
+result<delete_response> embedded_store::delete_range(const key_range& r, delete_options o) {
   BOOST_OUTCOME_TRYV(impl_->check_writable());
   BOOST_OUTCOME_TRYV(detail::check_range(r, impl_->lim));
   delete_response out;
@@ -405,61 +286,7 @@ result<delete_response> store::delete_range(const key_range& r, delete_options o
   return out;
 }
 
-result<txn_response> store::txn(const txn_request& t) {
-  BOOST_OUTCOME_TRYV(impl_->check_open());
-  BOOST_OUTCOME_TRYV(detail::check_txn(t, impl_->lim));
-  const bool write = !detail::is_read_only(t);
-  if (write) {
-    BOOST_OUTCOME_TRYV(impl_->check_writable());
-  }
-  std::uint64_t lsn = 0;
-  // The lock is held by the caller below, shared for a read-only txn (which only reads the kv store)
-  // and exclusive otherwise; the analysis cannot follow a lambda, so it is told.
-  auto run = [&]() LEASEKV_NO_THREAD_SAFETY_ANALYSIS -> result<txn_response> {
-    if (write) {
-      BOOST_OUTCOME_TRYV(impl_->check_open());  // under the lock: see close()
-    }
-    auto& kv = impl_->kv;
-    std::vector<bool> path;
-    compute_path(kv, t, path);
-    std::size_t i = 0;
-    BOOST_OUTCOME_TRYV(impl_->check_puts(t, path, i));
-    i = 0;
-    BOOST_OUTCOME_TRYV(impl_->check_ranges(t, path, i));
-    if (write && detail::has_puts(t)) {
-      BOOST_OUTCOME_TRYV(impl_->check_quota(detail::request_bytes(t)));
-    }
-    txn_response out;
-    i = 0;
-    if (!write) {
-      impl_->apply(t, path, i, out);
-      out.header = impl_->header(kv.current_revision());
-      return out;
-    }
-    kv.begin_write();
-    impl_->apply(t, path, i, out);
-    if (!kv.changes().empty()) {
-      BOOST_OUTCOME_TRYV(impl_->commit({}, true));
-    }
-    out.header = impl_->header(impl_->finish_write());
-    lsn = impl_->last_lsn;
-    return out;
-  };
-  if (!write) {
-    read_lock lock(impl_->mu, impl_->waiting);
-    return run();
-  }
-  result<txn_response> out = [&] {
-    write_lock lock(impl_->mu, impl_->waiting);
-    return run();
-  }();
-  if (out) {
-    BOOST_OUTCOME_TRYV(impl_->durable(lsn));
-  }
-  return out;
-}
-
-result<compact_response> store::compact(std::int64_t rev, compact_options) {
+result<compact_response> embedded_store::compact(std::int64_t rev, compact_options) {
   BOOST_OUTCOME_TRYV(impl_->check_writable());
   base::lock_guard serial(impl_->compaction_mu);
   std::uint64_t lsn = 0;
@@ -494,17 +321,17 @@ result<compact_response> store::compact(std::int64_t rev, compact_options) {
   return compact_response{impl_->header(revision())};
 }
 
-std::int64_t store::revision() const {
+std::int64_t embedded_store::revision() const {
   read_lock lock(impl_->mu, impl_->waiting);
   return impl_->kv.current_revision();
 }
 
-std::int64_t store::compacted_revision() const {
+std::int64_t embedded_store::compacted_revision() const {
   read_lock lock(impl_->mu, impl_->waiting);
   return impl_->kv.compacted_revision();
 }
 
-store::stats store::statistics() const {
+store::stats embedded_store::statistics() const {
   read_lock lock(impl_->mu, impl_->waiting);
   return {impl_->kv.live_keys(), impl_->kv.entries(), impl_->kv.versions(), impl_->lessor.size(), impl_->kv.bytes()};
 }

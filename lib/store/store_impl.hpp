@@ -1,4 +1,4 @@
-// The store's implementation: the MVCC store, the lessor, the watch hub and the data directory under one
+// The embedded store's state: the MVCC store, the lessor, the watch hub and the data directory under one
 // readers-writer lock, and the write path that keeps them in step.
 //
 // Every write follows one path, under the write lock:
@@ -10,27 +10,24 @@
 // inside commit()).
 #pragma once
 
-#include "leasekv/session.hpp"
 #include "leasekv/store.hpp"
 
-#include "base/executor_liveness.hpp"
 #include "base/mutex.hpp"
 #include "lease/lessor.hpp"
 #include "mvcc/kv_store.hpp"
 #include "storage/data_dir.hpp"
+#include "store/embedded_store.hpp"
 #include "store/expiry_driver.hpp"
+#include "store/keep_alive_stream.hpp"
+#include "store/lock_queue.hpp"
 #include "store/validate.hpp"
 #include "watch/watch_hub.hpp"
 
-#include <boost/asio/post.hpp>
-
 #include <atomic>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace leasekv {
@@ -40,174 +37,23 @@ namespace detail {
 std::uint64_t random_id();
 }  // namespace detail
 
-struct keep_alive::state {
-  lease_id id = no_lease;
-  std::chrono::milliseconds interval{0};
-  boost::asio::any_io_executor executor;
-  std::shared_ptr<base::context_liveness> context;  // the executor's context: posts stop once it is gone
-  keep_alive_handler handler;
-  std::recursive_mutex mu;  // held while the handler runs; recursive so it may cancel itself
-  std::atomic<bool> cancelled{false};
+using detail::background_lock;
+using detail::deferred_writes;
+using detail::lock_queue;
+using detail::read_lock;
+using detail::write_lock;
 
-  // Posts one call of the handler. It does not run if the stream is cancelled before it starts. If the
-  // executor's context was destroyed, nothing can run there any more: the stream ends (cancelled), and
-  // the store drops it at its next renewal.
-  static void deliver(const std::shared_ptr<state>& s, boost::system::error_code ec, lease_keep_alive_response r) {
-    const bool posted = s->context->run_if_alive([&] {
-      boost::asio::post(s->executor, [s, ec, r = std::move(r)] {
-        std::lock_guard lock(s->mu);
-        if (s->cancelled.load(std::memory_order_acquire)) return;
-        s->handler(ec, r);
-      });
-    });
-    if (!posted) s->cancelled.store(true, std::memory_order_release);
-  }
-};
-
-// Writes a store holds back until its lock is next taken for anything else (store::impl::apply_deferred).
-class deferred_writes {
- public:
-  // Called with the store's lock held exclusively.
-  virtual void apply_deferred() = 0;
-
- protected:
-  ~deferred_writes() = default;
-};
-
-// Who is waiting for the store's lock: callers' writes, readers, and batches of background work (an expiry
-// storm, compaction). They take turns: between its batches, background work lets the waiting writers
-// through (store::impl::let_writers_through); while a batch or a reader waits, writers do not barge in
-// ahead of it. A readers-writer lock promises neither: a writer putting in a loop took the lock again the
-// moment it freed it, so a storm that needs 11 ms of work took 140-380 ms to finish beside one, and a
-// reader (time_to_live) waited as long.
-struct lock_queue {
-  std::atomic<int> writers{0};
-  std::atomic<int> readers{0};
-  std::atomic<int> background{0};
-  // Set while writes are held back: whoever takes the lock next, except a put that may join them,
-  // applies them first (see store::impl::apply_deferred). Changed only under the exclusive lock.
-  std::atomic<bool> deferred{false};
-  deferred_writes* owner = nullptr;
-  // Background work in progress (an expiry storm, a compaction), between its batches too: puts are not
-  // held back meanwhile. Held back, a writer's puts made every reader take the lock exclusively to apply
-  // them, and in about one storm in five on 2 cores the expiry thread then ran ~26 µs in every 200 and
-  // finished 50-230 ms after the deadline instead of ~25 (none in 12 runs without held-back puts).
-  std::atomic<int> draining{0};
-  void apply_deferred() const {
-    if (deferred.load(std::memory_order_relaxed)) owner->apply_deferred();
-  }
-  bool others_waiting() const {
-    return background.load(std::memory_order_relaxed) > 0 || readers.load(std::memory_order_relaxed) > 0;
-  }
-  // Background work (an expiry storm, compaction, a watcher's catch-up) calls this between its batches,
-  // holding no lock of the store's: a readers-writer lock is not fair, and released and taken again at
-  // once it would starve the writers waiting for it. They go first; the wait is bounded.
-  void let_writers_through() const {
-    yield_while([this] { return writers.load(std::memory_order_relaxed) > 0; });
-  }
-  // Yields while `waiting()` holds, at most 10,000 times: whoever takes turns this way never waits on
-  // another for ever.
-  template <class Pred>
-  static void yield_while(Pred waiting) {
-    for (int spin = 0; spin < 10000 && waiting(); ++spin) std::this_thread::yield();
-  }
-  // Counts one in `waiters` for its scope: around a wait for the lock.
-  class counted {
-   public:
-    explicit counted(std::atomic<int>& waiters) : waiters_(waiters) { waiters_.fetch_add(1, std::memory_order_relaxed); }
-    ~counted() { waiters_.fetch_sub(1, std::memory_order_relaxed); }
-    counted(const counted&) = delete;
-    counted& operator=(const counted&) = delete;
-
-   private:
-    std::atomic<int>& waiters_;
-  };
-};
-
-// Holds the store's lock exclusively for a caller's write, after applying any deferred writes.
-class LEASEKV_SCOPED_CAPABILITY write_lock {
- public:
-  write_lock(base::shared_mutex& mu, lock_queue& q) LEASEKV_ACQUIRE(mu) LEASEKV_NO_THREAD_SAFETY_ANALYSIS : mu_(mu) {
-    acquire(q);
-    q.apply_deferred();
-  }
-  // For a put that may itself be deferred: the deferred writes stay as they are.
-  struct keep_deferred_t {};
-  static constexpr keep_deferred_t keep_deferred{};
-  write_lock(base::shared_mutex& mu, lock_queue& q, keep_deferred_t) LEASEKV_ACQUIRE(mu) LEASEKV_NO_THREAD_SAFETY_ANALYSIS
-      : mu_(mu) {
-    acquire(q);
-  }
-  ~write_lock() LEASEKV_RELEASE() { mu_.unlock(); }
-  write_lock(const write_lock&) = delete;
-  write_lock& operator=(const write_lock&) = delete;
-
- private:
-  // Only a writer that has to wait says so: uncontended, it costs two relaxed loads more than a plain
-  // lock.
-  void acquire(lock_queue& q) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
-    if (!q.others_waiting() && mu_.try_lock()) return;
-    const lock_queue::counted waiting(q.writers);
-    lock_queue::yield_while([&] { return q.others_waiting(); });  // a waiting batch or reader goes first
-    mu_.lock();
-  }
-
-  base::shared_mutex& mu_;
-};
-
-// Holds the store's lock shared, for a read.
-class LEASEKV_SCOPED_CAPABILITY read_lock {
- public:
-  // As for writers, only a reader that has to wait says so. A reader that finds deferred writes applies
-  // them under the exclusive lock first, so it sees every write that returned before it began.
-  read_lock(base::shared_mutex& mu, lock_queue& q) LEASEKV_ACQUIRE_SHARED(mu) LEASEKV_NO_THREAD_SAFETY_ANALYSIS : mu_(mu) {
-    for (;;) {
-      if (!mu_.try_lock_shared()) {
-        const lock_queue::counted waiting(q.readers);
-        mu_.lock_shared();
-      }
-      if (!q.deferred.load(std::memory_order_relaxed)) return;
-      mu_.unlock_shared();
-      const write_lock apply(mu_, q);
-    }
-  }
-  ~read_lock() LEASEKV_RELEASE() { mu_.unlock_shared(); }
-  read_lock(const read_lock&) = delete;
-  read_lock& operator=(const read_lock&) = delete;
-
- private:
-  base::shared_mutex& mu_;
-};
-
-// Holds the store's lock exclusively for one batch of background work.
-class LEASEKV_SCOPED_CAPABILITY background_lock {
- public:
-  background_lock(base::shared_mutex& mu, lock_queue& q) LEASEKV_ACQUIRE(mu) LEASEKV_NO_THREAD_SAFETY_ANALYSIS : mu_(mu) {
-    {
-      const lock_queue::counted waiting(q.background);
-      mu_.lock();
-    }
-    q.apply_deferred();
-  }
-  ~background_lock() LEASEKV_RELEASE() { mu_.unlock(); }
-  background_lock(const background_lock&) = delete;
-  background_lock& operator=(const background_lock&) = delete;
-
- private:
-  base::shared_mutex& mu_;
-};
-
-// The most work an expiry storm does per hold of the lock (store::impl::process_due), counted as one per
-// lease plus one per key it deletes: ~250 µs on the development VM (~110 ns a key), so a writer waits
-// about that long behind it at most. Counted rather than timed, so it reads no clock.
+// The most work an expiry storm does per hold of the lock (process_due), counted as one per lease plus one
+// per key it deletes: it bounds how long a writer waits behind a storm (docs/performance.md has the
+// figure). Counted rather than timed, so it reads no clock.
 inline constexpr std::size_t expiry_hold_work = 2048;
 
-// Puts in a row are held back, up to this many, and applied together (store::impl::apply_deferred).
+// Puts in a row are held back, up to this many, and applied together (embedded_store::impl::apply_deferred).
 inline constexpr std::size_t max_deferred_puts = mvcc::kv_store::max_prefetched_puts;
 // A put whose key and value are larger is never held back.
 inline constexpr std::size_t max_deferred_put_bytes = 4096;
 
-struct store::impl final : lease::key_deleter, deferred_writes {
+struct embedded_store::impl final : lease::key_deleter, deferred_writes {
   explicit impl(options o);
 
   response_header header(std::int64_t rev) const { return {cluster_id, member_id, rev, raft_term}; }
@@ -279,7 +125,6 @@ struct store::impl final : lease::key_deleter, deferred_writes {
   result<const lease::lease_record*> renew(lease_id id, clock::time_point now) LEASEKV_REQUIRES(mu);
   lease_keep_alive_response keep_alive_response(const lease::lease_record& rec) const LEASEKV_REQUIRES_SHARED(mu);
   void end_keep_alives(lease_id id) LEASEKV_REQUIRES(mu);
-  void schedule_renewal(std::shared_ptr<keep_alive::state> s, clock::time_point at) LEASEKV_REQUIRES(mu);
   void renew_next(clock::time_point at) LEASEKV_REQUIRES(mu);
   void process_due(clock::time_point target) LEASEKV_EXCLUDES(mu);
   std::optional<clock::time_point> next_timed() const LEASEKV_REQUIRES_SHARED(mu);
@@ -291,7 +136,7 @@ struct store::impl final : lease::key_deleter, deferred_writes {
     if (driver) driver->poke(deadline);
   }
 
-  // ---- transactions (store.cpp) ----
+  // ---- transactions (txn.cpp) ----
   result<void> check_puts(const txn_request& t, const std::vector<bool>& path, std::size_t& i) const
       LEASEKV_REQUIRES_SHARED(mu);
   result<void> check_ranges(const txn_request& t, const std::vector<bool>& path, std::size_t& i) const
@@ -311,10 +156,7 @@ struct store::impl final : lease::key_deleter, deferred_writes {
   mutable lock_queue waiting;  // see write_lock, read_lock and background_lock
   mvcc::kv_store kv LEASEKV_GUARDED_BY(mu);
   lease::lessor lessor LEASEKV_GUARDED_BY(mu);
-  // Keep-alive streams by next renewal time (ties in creation order).
-  std::map<std::pair<clock::time_point, std::uint64_t>, std::shared_ptr<keep_alive::state>> renewals
-      LEASEKV_GUARDED_BY(mu);
-  std::uint64_t renewal_seq LEASEKV_GUARDED_BY(mu) = 0;
+  detail::keep_alive_schedule keep_alives LEASEKV_GUARDED_BY(mu);
   // Held-back puts: key and value sizes and lease, in order; their keys and values back to back in
   // deferred_data.
   struct deferred_put {
@@ -328,9 +170,6 @@ struct store::impl final : lease::key_deleter, deferred_writes {
   std::uint64_t deferred_bytes() const LEASEKV_REQUIRES_SHARED(mu) {
     return deferred_data.size() + deferred.size() * mvcc::kv_store::version_overhead;
   }
-  // Watchers with progress_notify, by next notification time.
-  std::map<std::pair<clock::time_point, std::uint64_t>, std::weak_ptr<watcher::state>> progress_timers
-      LEASEKV_GUARDED_BY(mu);
   std::shared_ptr<detail::watch_hub> hub;  // set by start(); then constant
 
   std::unique_ptr<storage::data_dir> dir;  // null in memory-only mode

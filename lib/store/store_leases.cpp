@@ -23,7 +23,7 @@ storage::lease_op_record lease_op(storage::lease_op_kind kind, lease_id id) {
 }  // namespace
 
 // key_deleter: the lessor revoking a lease. It runs inside lessor calls made under `mu`.
-result<void> store::impl::delete_lease_keys(lease_id id, std::vector<lease::key_ref>& keys) {
+result<void> embedded_store::impl::delete_lease_keys(lease_id id, std::vector<lease::key_ref>& keys) {
   // In key order, as etcd deletes them: the revision's events and log record are the same every time.
   std::sort(keys.begin(), keys.end(), [](lease::key_ref a, lease::key_ref b) { return a->key() < b->key(); });
   kv.begin_write();
@@ -37,7 +37,7 @@ result<void> store::impl::delete_lease_keys(lease_id id, std::vector<lease::key_
   return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 
-result<const lease::lease_record*> store::impl::renew(lease_id id, clock::time_point now) {
+result<const lease::lease_record*> embedded_store::impl::renew(lease_id id, clock::time_point now) {
   // An expired lease not yet revoked is revoked here (lease_not_found): it is never resurrected.
   clock::time_point before;
   BOOST_OUTCOME_TRY(renewed, lessor.renew(id, now, &before));
@@ -53,7 +53,7 @@ result<const lease::lease_record*> store::impl::renew(lease_id id, clock::time_p
   return renewed;
 }
 
-lease_keep_alive_response store::impl::keep_alive_response(const lease::lease_record& rec) const {
+lease_keep_alive_response embedded_store::impl::keep_alive_response(const lease::lease_record& rec) const {
   lease_keep_alive_response out;
   out.header = header(kv.current_revision());
   out.id = rec.id;
@@ -63,29 +63,19 @@ lease_keep_alive_response store::impl::keep_alive_response(const lease::lease_re
 }
 
 // The lease of these streams is gone: each gets lease_not_found once and stops.
-void store::impl::end_keep_alives(lease_id id) {
-  if (renewals.empty()) return;
-  for (auto it = renewals.begin(); it != renewals.end();) {
-    if (it->second->id != id) {
-      ++it;
-      continue;
-    }
+void embedded_store::impl::end_keep_alives(lease_id id) {
+  if (keep_alives.empty()) return;
+  keep_alives.remove_lease(id, [&](const std::shared_ptr<detail::keep_alive_state>& s) {
     lease_keep_alive_response gone;
     gone.header = header(kv.current_revision());
     gone.id = id;
-    keep_alive::state::deliver(it->second, errc::lease_not_found, std::move(gone));
-    it = renewals.erase(it);
-  }
-}
-
-void store::impl::schedule_renewal(std::shared_ptr<keep_alive::state> s, clock::time_point at) {
-  renewals.emplace(std::make_pair(at, renewal_seq++), std::move(s));
+    detail::keep_alive_state::deliver(s, errc::lease_not_found, std::move(gone));
+  });
 }
 
 // Renews the earliest keep-alive stream at its scheduled time `at`.
-void store::impl::renew_next(clock::time_point at) {
-  auto node = renewals.extract(renewals.begin());
-  std::shared_ptr<keep_alive::state> s = std::move(node.mapped());
+void embedded_store::impl::renew_next(clock::time_point at) {
+  std::shared_ptr<detail::keep_alive_state> s = keep_alives.take_next();
   if (s->cancelled.load(std::memory_order_acquire)) return;
   auto rec = renew(s->id, at);
   if (!rec) {
@@ -93,13 +83,13 @@ void store::impl::renew_next(clock::time_point at) {
     if (rec.error() != errc::lease_not_found) {
       lease_keep_alive_response failed;
       failed.id = s->id;
-      keep_alive::state::deliver(s, rec.error(), std::move(failed));
+      detail::keep_alive_state::deliver(s, rec.error(), std::move(failed));
     }
     return;
   }
-  keep_alive::state::deliver(s, {}, keep_alive_response(*rec.value()));
+  detail::keep_alive_state::deliver(s, {}, keep_alive_response(*rec.value()));
   const clock::time_point next = base::saturating_add(at, s->interval);
-  schedule_renewal(std::move(s), next);
+  keep_alives.add(std::move(s), next);
 }
 
 // Handles everything due by `target` in time order: lease expiries (at most expiry_batch leases and
@@ -108,7 +98,7 @@ void store::impl::renew_next(clock::time_point at) {
 // A read-only store expires nothing (the writer does, and the reader sees it on refresh()): it handles
 // only its watchers' progress notifications, and next_event() does not report its leases' deadlines —
 // an overdue lease it cannot revoke would otherwise re-arm the timer at the same instant for ever.
-void store::impl::process_due(clock::time_point target) {
+void embedded_store::impl::process_due(clock::time_point target) {
   const lock_queue::counted draining(waiting.draining);
   std::vector<lease_id> due;
   for (;;) {
@@ -125,7 +115,7 @@ void store::impl::process_due(clock::time_point target) {
         lsn = last_lsn;
       }
     }
-    const std::size_t batch = std::max<std::size_t>(1, opts.expiry_batch);
+    const std::size_t batch = std::max<std::size_t>(1, opts.tuning.expiry_batch);
     for (std::size_t i = 0; i < due.size();) {
       {
         background_lock lock(mu, waiting);
@@ -153,33 +143,25 @@ void store::impl::process_due(clock::time_point target) {
 }
 
 // The earliest keep-alive renewal or progress notification.
-std::optional<clock::time_point> store::impl::next_timed() const {
-  std::optional<clock::time_point> at;
-  if (!renewals.empty()) at = renewals.begin()->first.first;
-  if (!progress_timers.empty() && (!at || progress_timers.begin()->first.first < *at)) {
-    at = progress_timers.begin()->first.first;
-  }
+std::optional<clock::time_point> embedded_store::impl::next_timed() const {
+  std::optional<clock::time_point> at = hub->next_progress();
+  if (!keep_alives.empty() && (!at || keep_alives.next_time() < *at)) at = keep_alives.next_time();
   return at;
 }
 
-void store::impl::run_next_timed() {
-  if (!progress_timers.empty() &&
-      (renewals.empty() || progress_timers.begin()->first.first < renewals.begin()->first.first)) {
-    auto node = progress_timers.extract(progress_timers.begin());
-    const clock::time_point at = node.key().first;
-    if (auto w = node.mapped().lock()) {
-      hub->notify_progress(kv, w);
-      progress_timers.emplace(std::make_pair(base::saturating_add(at, base::saturating_duration(opts.watch_progress_interval)), renewal_seq++), w);
-    }
+void embedded_store::impl::run_next_timed() {
+  const std::optional<clock::time_point> progress = hub->next_progress();
+  if (progress && (keep_alives.empty() || *progress < keep_alives.next_time())) {
+    hub->run_next_progress(kv, opts.watch_progress_interval);
     return;
   }
-  renew_next(renewals.begin()->first.first);
+  renew_next(keep_alives.next_time());
 }
 
 // Between batches of background work: see lock_queue::let_writers_through.
-void store::impl::let_writers_through() const { waiting.let_writers_through(); }
+void embedded_store::impl::let_writers_through() const { waiting.let_writers_through(); }
 
-std::optional<clock::time_point> store::impl::next_event() const {
+std::optional<clock::time_point> embedded_store::impl::next_event() const {
   read_lock lock(mu, waiting);
   auto at = opts.read_only ? std::nullopt : lessor.next_event();
   const auto timed = next_timed();
@@ -188,7 +170,7 @@ std::optional<clock::time_point> store::impl::next_event() const {
 }
 
 // Starts the watch hub and the processing of what comes due: through the manual clock, or a timer.
-void store::impl::start() {
+void embedded_store::impl::start() {
   kv.end_restore();  // the change log in revision order, for watchers replaying history
   hub = std::make_shared<detail::watch_hub>(
       [this](const detail::watch_hub::locked_fn& fn) LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
@@ -200,7 +182,7 @@ void store::impl::start() {
         read_lock lock(mu, waiting);
         fn(kv);
       },
-      [this](std::int64_t rev) { return header(rev); }, opts.watch_max_pending_events);
+      [this](std::int64_t rev) { return header(rev); }, opts.tuning.watch_max_pending_events);
   if (clk->is_manual()) {
     subscription = static_cast<manual_clock&>(*clk).subscribe([this](clock::time_point now) { process_due(now); });
   } else {
@@ -211,7 +193,7 @@ void store::impl::start() {
 
 // ---- the public lease calls ----
 
-result<lease_grant_response> store::grant(std::chrono::milliseconds ttl, lease_id id) {
+result<lease_grant_response> embedded_store::grant(std::chrono::milliseconds ttl, lease_id id) {
   BOOST_OUTCOME_TRYV(impl_->check_writable());
   lease_grant_response out;
   clock::time_point deadline;
@@ -250,7 +232,7 @@ result<lease_grant_response> store::grant(std::chrono::milliseconds ttl, lease_i
   return out;
 }
 
-result<lease_revoke_response> store::revoke(lease_id id) {
+result<lease_revoke_response> embedded_store::revoke(lease_id id) {
   BOOST_OUTCOME_TRYV(impl_->check_writable());
   lease_revoke_response out;
   std::uint64_t lsn = 0;
@@ -266,7 +248,7 @@ result<lease_revoke_response> store::revoke(lease_id id) {
   return out;
 }
 
-result<lease_keep_alive_response> store::keep_alive_once(lease_id id) {
+result<lease_keep_alive_response> embedded_store::keep_alive_once(lease_id id) {
   // First of all: the lease's cache miss overlaps everything up to its lookup, and the tail of the call
   // before (in a loop of renewals, two misses are in flight rather than one).
   impl_->prefetch_lease(id);
@@ -285,11 +267,11 @@ result<lease_keep_alive_response> store::keep_alive_once(lease_id id) {
   return out;
 }
 
-result<std::unique_ptr<keep_alive>> start_keep_alive(store& st, lease_id id, boost::asio::any_io_executor ex,
-                                                     keep_alive_handler handler) {
-  auto& impl = *st.impl_;
-  BOOST_OUTCOME_TRYV(impl.check_writable());
-  auto s = std::make_shared<keep_alive::state>();
+result<std::unique_ptr<keep_alive>> embedded_store::start_keep_alive(lease_id id, boost::asio::any_io_executor ex,
+                                                                     keep_alive_handler handler) {
+  auto& st = *impl_;
+  BOOST_OUTCOME_TRYV(st.check_writable());
+  auto s = std::make_shared<detail::keep_alive_state>();
   s->id = id;
   s->executor = ex ? std::move(ex) : boost::asio::any_io_executor(boost::asio::system_executor());
   s->context = base::context_liveness::of(s->executor);
@@ -297,30 +279,23 @@ result<std::unique_ptr<keep_alive>> start_keep_alive(store& st, lease_id id, boo
   clock::time_point next;
   std::uint64_t lsn = 0;
   {
-    write_lock lock(impl.mu, impl.waiting);
-    BOOST_OUTCOME_TRYV(impl.check_open());
-    const clock::time_point now = impl.clk->now();
-    BOOST_OUTCOME_TRY(rec, impl.renew(id, now));
+    write_lock lock(st.mu, st.waiting);
+    BOOST_OUTCOME_TRYV(st.check_open());
+    const clock::time_point now = st.clk->now();
+    BOOST_OUTCOME_TRY(rec, st.renew(id, now));
     // etcd's client renews every TTL/3.
     s->interval = std::max(std::chrono::milliseconds(1), rec->ttl / 3);
-    keep_alive::state::deliver(s, {}, impl.keep_alive_response(*rec));
+    detail::keep_alive_state::deliver(s, {}, st.keep_alive_response(*rec));
     next = base::saturating_add(now, s->interval);
-    impl.schedule_renewal(s, next);
-    lsn = impl.last_lsn;
+    st.keep_alives.add(s, next);
+    lsn = st.last_lsn;
   }
-  BOOST_OUTCOME_TRYV(impl.durable(lsn));
-  impl.poke(next);
-  return std::make_unique<keep_alive>(std::move(s));
+  BOOST_OUTCOME_TRYV(st.durable(lsn));
+  st.poke(next);
+  return std::unique_ptr<keep_alive>(std::make_unique<detail::keep_alive_stream>(std::move(s)));
 }
 
-lease_id keep_alive::id() const { return state_->id; }
-
-void keep_alive::cancel() {
-  std::lock_guard lock(state_->mu);  // waits for a handler in progress (unless called from it)
-  state_->cancelled.store(true, std::memory_order_release);
-}
-
-result<lease_time_to_live_response> store::time_to_live(lease_id id, time_to_live_options o) {
+result<lease_time_to_live_response> embedded_store::time_to_live(lease_id id, time_to_live_options o) {
   BOOST_OUTCOME_TRYV(impl_->check_open());
   read_lock lock(impl_->mu, impl_->waiting);
   lease_time_to_live_response out;
@@ -342,7 +317,7 @@ result<lease_time_to_live_response> store::time_to_live(lease_id id, time_to_liv
   return out;
 }
 
-result<lease_leases_response> store::leases() {
+result<lease_leases_response> embedded_store::leases() {
   BOOST_OUTCOME_TRYV(impl_->check_open());
   read_lock lock(impl_->mu, impl_->waiting);
   lease_leases_response out;

@@ -44,8 +44,7 @@ result<void> check_op(const request_op& op, std::size_t max_ops) {
       return check_put_fields(op.range.key, op.value, op.put_opts);
     case request_op::kind::txn:
       if (!op.txn) {
-        set_last_error_detail("a nested txn op without its txn_request");
-        return errc::invalid_argument;
+        return error(errc::invalid_argument, "a nested txn op without its txn_request");
       }
       return check_txn_ops(*op.txn, max_ops);
   }

@@ -1,5 +1,7 @@
 #include "watch/watch_hub.hpp"
 
+#include "base/time_math.hpp"
+
 #include <boost/asio/error.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/query.hpp>
@@ -28,7 +30,7 @@ watch_event make_event(const mvcc::key_entry& e, const mvcc::key_version& v, con
 bool filtered(const watch_options& o, const mvcc::key_version& v) { return v.tombstone() ? o.no_delete : o.no_put; }
 
 // Delivers nothing more: cancelled by the user, or its executor's context is gone.
-bool inactive(const watcher::state& s) { return s.cancelled || s.gone; }
+bool inactive(const detail::watcher_state& s) { return s.cancelled || s.gone; }
 
 void raise_to(std::atomic<std::size_t>& max, std::size_t v) {
   std::size_t seen = max.load(std::memory_order_relaxed);
@@ -50,7 +52,7 @@ watch_hub::shape watch_hub::shape_of(const key_range& r) {
   return shape::range;
 }
 
-watch_hub::watcher_list* watch_hub::list_for(const watcher::state& s) {
+watch_hub::watcher_list* watch_hub::list_for(const detail::watcher_state& s) {
   switch (shape_of(s.range)) {
     case shape::key: return &by_key_[s.range.key];
     case shape::prefix: return &by_prefix_[s.range.key];
@@ -70,9 +72,9 @@ watch_hub::catch_up_stats watch_hub::stats() const {
   return {holds_.load(), max_hold_records_.load(), max_hold_events_.load(), max_queued_events_.load()};
 }
 
-std::shared_ptr<watcher::state> watch_hub::add(const mvcc::kv_store& kv, const key_range& r, const watch_options& o,
+std::shared_ptr<detail::watcher_state> watch_hub::add(const mvcc::kv_store& kv, const key_range& r, const watch_options& o,
                                                boost::asio::any_io_executor ex, watch_handler cb) {
-  auto s = std::make_shared<watcher::state>();
+  auto s = std::make_shared<detail::watcher_state>();
   s->id = next_id_++;
   s->range = r;
   s->single_key = r.range_end.empty();
@@ -100,11 +102,11 @@ std::shared_ptr<watcher::state> watch_hub::add(const mvcc::kv_store& kv, const k
   return s;
 }
 
-void watch_hub::remove(const watcher::state* s) {
+void watch_hub::remove(const detail::watcher_state* s) {
   const shape sh = shape_of(s->range);
   watcher_list* v = list_for(*s);
   const auto before = v->size();
-  std::erase_if(*v, [s](const std::shared_ptr<watcher::state>& x) { return x.get() == s; });
+  std::erase_if(*v, [s](const std::shared_ptr<detail::watcher_state>& x) { return x.get() == s; });
   if (sh == shape::prefix && v->size() < before) {
     if (--prefix_lengths_[s->range.key.size()] == 0) prefix_lengths_.erase(s->range.key.size());
   }
@@ -114,13 +116,13 @@ void watch_hub::remove(const watcher::state* s) {
   }
 }
 
-void watch_hub::push(watcher::state& s, watch_response r) {
+void watch_hub::push(detail::watcher_state& s, watch_response r) {
   s.queued_events += r.events.size();
   s.queue.push_back(std::move(r));
   raise_to(max_queued_events_, s.queued_events);
 }
 
-watch_response watch_hub::progress_response(const watcher::state& s, std::int64_t rev) const {
+watch_response watch_hub::progress_response(const detail::watcher_state& s, std::int64_t rev) const {
   watch_response r;
   r.header = header_(rev);
   r.watch_id = s.id;
@@ -131,10 +133,10 @@ void watch_hub::on_write(const mvcc::kv_store& kv, const std::vector<mvcc::chang
   const std::int64_t rev = kv.current_revision();
   current_rev_.store(rev, std::memory_order_relaxed);
   if (empty() || changes.empty()) return;
-  std::vector<std::shared_ptr<watcher::state>> touched;
+  std::vector<std::shared_ptr<detail::watcher_state>> touched;
   for (const mvcc::change& c : changes) {
     const std::string_view key = c.entry->key();
-    auto visit = [&](const std::shared_ptr<watcher::state>& s) {
+    auto visit = [&](const std::shared_ptr<detail::watcher_state>& s) {
       if (!s->single_key && !in_range(s->range, key)) return;
       if (filtered(s->opts, *c.version)) return;
       if (s->scratch.empty()) touched.push_back(s);
@@ -176,7 +178,7 @@ void watch_hub::on_write(const mvcc::kv_store& kv, const std::vector<mvcc::chang
 }
 
 template <class Job>
-bool watch_hub::post_job(const std::shared_ptr<watcher::state>& s, Job&& job) {
+bool watch_hub::post_job(const std::shared_ptr<detail::watcher_state>& s, Job&& job) {
   if (s->liveness->run_if_alive([&] { boost::asio::post(s->executor, std::forward<Job>(job)); })) return true;
   s->gone = true;
   s->queue.clear();
@@ -186,7 +188,7 @@ bool watch_hub::post_job(const std::shared_ptr<watcher::state>& s, Job&& job) {
   return false;
 }
 
-void watch_hub::complete_pending(watcher::state& s, boost::system::error_code ec, watch_response r) {
+void watch_hub::complete_pending(detail::watcher_state& s, boost::system::error_code ec, watch_response r) {
   std::unique_ptr<watch_completion> c = std::move(s.pending);
   const std::shared_ptr<base::context_liveness> live = std::move(s.pending_liveness);
   s.pending_drop.reset();
@@ -199,13 +201,13 @@ void watch_hub::complete_pending(watcher::state& s, boost::system::error_code ec
   live->run_if_alive([&] { c->complete(ec, std::move(r)); });
 }
 
-void watch_hub::set_pending(const std::shared_ptr<watcher::state>& s, std::unique_ptr<watch_completion> c) {
+void watch_hub::set_pending(const std::shared_ptr<detail::watcher_state>& s, std::unique_ptr<watch_completion> c) {
   boost::asio::execution_context* ctx = c->context();
   s->pending = std::move(c);
   if (ctx == nullptr) return;
   s->pending_liveness = ctx == s->context ? s->liveness : base::context_liveness::of(*ctx);
   const std::uint64_t seq = ++s->pending_seq;
-  s->pending_drop = s->pending_liveness->on_shutdown([weak = std::weak_ptr<watcher::state>(s), seq] {
+  s->pending_drop = s->pending_liveness->on_shutdown([weak = std::weak_ptr<detail::watcher_state>(s), seq] {
     if (auto st = weak.lock()) {
       std::lock_guard lock(st->mu);
       if (st->pending && st->pending_seq == seq) {
@@ -216,7 +218,7 @@ void watch_hub::set_pending(const std::shared_ptr<watcher::state>& s, std::uniqu
   });
 }
 
-void watch_hub::kick(const std::shared_ptr<watcher::state>& s) {
+void watch_hub::kick(const std::shared_ptr<detail::watcher_state>& s) {
   if (inactive(*s)) return;
   if (s->callback) {
     if (!s->queue.empty()) {
@@ -236,7 +238,7 @@ void watch_hub::kick(const std::shared_ptr<watcher::state>& s) {
   if (s->queue.empty() && !s->synced && !s->finished) schedule_catch_up(s);
 }
 
-void watch_hub::schedule_catch_up(const std::shared_ptr<watcher::state>& s) {
+void watch_hub::schedule_catch_up(const std::shared_ptr<detail::watcher_state>& s) {
   if (s->catch_up_scheduled || inactive(*s) || s->finished) return;
   s->catch_up_scheduled = true;
   post_job(s, [self = shared_from_this(), s] {
@@ -246,7 +248,7 @@ void watch_hub::schedule_catch_up(const std::shared_ptr<watcher::state>& s) {
   });
 }
 
-void watch_hub::catch_up(const mvcc::kv_store& kv, const std::shared_ptr<watcher::state>& s) {
+void watch_hub::catch_up(const mvcc::kv_store& kv, const std::shared_ptr<detail::watcher_state>& s) {
   std::lock_guard lock(s->mu);
   s->catch_up_scheduled = false;
   if (inactive(*s) || s->finished || s->synced) return;
@@ -334,7 +336,7 @@ void watch_hub::catch_up(const mvcc::kv_store& kv, const std::shared_ptr<watcher
   kick(s);
 }
 
-void watch_hub::drain(const std::shared_ptr<watcher::state>& s) {
+void watch_hub::drain(const std::shared_ptr<detail::watcher_state>& s) {
   std::lock_guard handler_lock(s->handler_mu);
   for (int n = 0; n < responses_per_drain; ++n) {
     watch_response r;
@@ -365,7 +367,7 @@ void watch_hub::drain(const std::shared_ptr<watcher::state>& s) {
   post_job(s, [self = shared_from_this(), s] { self->drain(s); });
 }
 
-void watch_hub::start_next(const std::shared_ptr<watcher::state>& s, std::unique_ptr<watch_completion> c) {
+void watch_hub::start_next(const std::shared_ptr<detail::watcher_state>& s, std::unique_ptr<watch_completion> c) {
   std::lock_guard lock(s->mu);
   if (s->pending) {
     // One async_next at a time. Completed on the spot, as before: its context is the caller's.
@@ -382,7 +384,7 @@ void watch_hub::start_next(const std::shared_ptr<watcher::state>& s, std::unique
   }
 }
 
-void watch_hub::cancel(const std::shared_ptr<watcher::state>& s) {
+void watch_hub::cancel(const std::shared_ptr<detail::watcher_state>& s) {
   {
     std::lock_guard handler_lock(s->handler_mu);  // waits for a callback in progress (unless it is ours)
     std::lock_guard lock(s->mu);
@@ -395,7 +397,7 @@ void watch_hub::cancel(const std::shared_ptr<watcher::state>& s) {
   run_locked_([&](const mvcc::kv_store&) { remove(s.get()); });
 }
 
-void watch_hub::request_progress(const std::shared_ptr<watcher::state>& s) {
+void watch_hub::request_progress(const std::shared_ptr<detail::watcher_state>& s) {
   std::shared_lock alive(alive_mu_);
   if (!alive_) return;
   run_locked_([&](const mvcc::kv_store& kv) {
@@ -410,7 +412,7 @@ void watch_hub::request_progress(const std::shared_ptr<watcher::state>& s) {
   });
 }
 
-void watch_hub::notify_progress(const mvcc::kv_store& kv, const std::shared_ptr<watcher::state>& s) {
+void watch_hub::notify_progress(const mvcc::kv_store& kv, const std::shared_ptr<detail::watcher_state>& s) {
   std::lock_guard lock(s->mu);
   if (inactive(*s) || s->finished) return;
   if (!s->active_since_progress && s->synced && s->queue.empty()) {
@@ -424,7 +426,7 @@ void watch_hub::close() {
   std::unique_lock alive(alive_mu_);  // waits for running jobs
   if (!alive_) return;
   // Nothing can be delivered any more: pending pulls end now, so their executors' work is released.
-  auto end_all = [](const std::shared_ptr<watcher::state>& s) {
+  auto end_all = [](const std::shared_ptr<detail::watcher_state>& s) {
     std::lock_guard lock(s->mu);
     s->cancelled = true;
     if (s->pending) complete_pending(*s, boost::asio::error::operation_aborted, {});
@@ -444,35 +446,21 @@ void watch_hub::close() {
   alive_ = false;
 }
 
+void watch_hub::schedule_progress(const std::shared_ptr<watcher_state>& s, clock::time_point at) {
+  progress_timers_.emplace(std::make_pair(at, progress_seq_++), s);
+}
+
+std::optional<clock::time_point> watch_hub::next_progress() const {
+  if (progress_timers_.empty()) return std::nullopt;
+  return progress_timers_.begin()->first.first;
+}
+
+void watch_hub::run_next_progress(const mvcc::kv_store& kv, std::chrono::milliseconds interval) {
+  auto node = progress_timers_.extract(progress_timers_.begin());
+  if (auto w = node.mapped().lock()) {
+    notify_progress(kv, w);
+    schedule_progress(w, base::saturating_add(node.key().first, base::saturating_duration(interval)));
+  }
+}
+
 }  // namespace leasekv::detail
-
-namespace leasekv {
-
-std::int64_t watcher::id() const { return state_->id; }
-
-void watcher::cancel() {
-  if (auto hub = state_->hub.lock()) {
-    hub->cancel(state_);
-  } else {
-    std::lock_guard handler_lock(state_->handler_mu);
-    std::lock_guard lock(state_->mu);
-    state_->cancelled = true;
-  }
-}
-
-void watcher::request_progress() {
-  if (auto hub = state_->hub.lock()) hub->request_progress(state_);
-}
-
-void watcher::start_next(std::unique_ptr<detail::watch_completion> c) {
-  if (auto hub = state_->hub.lock()) {
-    hub->start_next(state_, std::move(c));
-  } else {
-    // The store is gone: close() ended every pull, so none is pending.
-    std::lock_guard lock(state_->mu);
-    detail::watch_hub::set_pending(state_, std::move(c));
-    detail::watch_hub::complete_pending(*state_, boost::asio::error::operation_aborted, {});
-  }
-}
-
-}  // namespace leasekv

@@ -25,6 +25,7 @@
 #pragma once
 
 #include "base/executor_liveness.hpp"
+#include "leasekv/clock.hpp"
 #include "leasekv/watch.hpp"
 #include "mvcc/kv_store.hpp"
 
@@ -35,6 +36,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -44,11 +46,8 @@ namespace leasekv::detail {
 
 class watch_hub;
 
-}  // namespace leasekv::detail
-
-namespace leasekv {
-
-struct watcher::state : std::enable_shared_from_this<watcher::state> {
+// One watcher's state, shared by its handle (hub_watcher), the hub's indexes and its delivery jobs.
+struct watcher_state : std::enable_shared_from_this<watcher_state> {
   // Constant after creation.
   std::int64_t id = 0;
   key_range range;
@@ -87,10 +86,6 @@ struct watcher::state : std::enable_shared_from_this<watcher::state> {
   std::vector<watch_event> scratch;
 };
 
-}  // namespace leasekv
-
-namespace leasekv::detail {
-
 // Per hold of the store's lock, a catch-up reads at most this many change log records and makes at most
 // this many events (and, a revision at a time, queues them).
 inline constexpr std::size_t catch_up_hold_records = 4096;
@@ -118,40 +113,47 @@ class watch_hub : public std::enable_shared_from_this<watch_hub> {
 
   // ---- under the store's exclusive lock ----
   // Creates a watcher. REQUIRES: the range is valid.
-  std::shared_ptr<watcher::state> add(const mvcc::kv_store& kv, const key_range& r, const watch_options& o,
+  std::shared_ptr<watcher_state> add(const mvcc::kv_store& kv, const key_range& r, const watch_options& o,
                                       boost::asio::any_io_executor ex, watch_handler cb);
-  void remove(const watcher::state* s);
+  void remove(const watcher_state* s);
   // Feeds one write group's changes to the watchers.
   void on_write(const mvcc::kv_store& kv, const std::vector<mvcc::change>& changes);
   // Sends a progress notification to the watchers that saw no event since the last one.
-  void notify_progress(const mvcc::kv_store& kv, const std::shared_ptr<watcher::state>& s);
+  void notify_progress(const mvcc::kv_store& kv, const std::shared_ptr<watcher_state>& s);
   bool empty() const { return by_key_.empty() && by_prefix_.empty() && ranged_.empty(); }
+  // Periodic progress notifications (watch_options::progress_notify): the next one of `s` is due at `at`.
+  void schedule_progress(const std::shared_ptr<watcher_state>& s, clock::time_point at);
+  // When the earliest scheduled notification is due.
+  std::optional<clock::time_point> next_progress() const;
+  // Sends the earliest scheduled notification, if its watcher lives, and schedules that watcher's next
+  // one `interval` later.
+  void run_next_progress(const mvcc::kv_store& kv, std::chrono::milliseconds interval);
 
   // ---- from any thread ----
   // Stops every job; none runs after close() returns. Pending pull completions get operation_aborted.
   void close();
-  void cancel(const std::shared_ptr<watcher::state>& s);
-  void request_progress(const std::shared_ptr<watcher::state>& s);
-  void start_next(const std::shared_ptr<watcher::state>& s, std::unique_ptr<watch_completion> c);
+  void cancel(const std::shared_ptr<watcher_state>& s);
+  void request_progress(const std::shared_ptr<watcher_state>& s);
+  void start_next(const std::shared_ptr<watcher_state>& s, std::unique_ptr<watch_completion> c);
 
   // REQUIRES: s.mu held, s.pending set. Completes the pending pull, or drops it if its context is
   // shutting down.
-  static void complete_pending(watcher::state& s, boost::system::error_code ec, watch_response r);
+  static void complete_pending(watcher_state& s, boost::system::error_code ec, watch_response r);
   // REQUIRES: s->mu held. Makes c the pending pull, dropped by its context's shutdown if that comes first.
-  static void set_pending(const std::shared_ptr<watcher::state>& s, std::unique_ptr<watch_completion> c);
+  static void set_pending(const std::shared_ptr<watcher_state>& s, std::unique_ptr<watch_completion> c);
 
  private:
   // REQUIRES: s->mu held. Hands queued responses to the consumer, or schedules a catch-up.
-  void kick(const std::shared_ptr<watcher::state>& s);
-  void schedule_catch_up(const std::shared_ptr<watcher::state>& s);
-  void catch_up(const mvcc::kv_store& kv, const std::shared_ptr<watcher::state>& s);
-  void drain(const std::shared_ptr<watcher::state>& s);
-  void push(watcher::state& s, watch_response r);
-  watch_response progress_response(const watcher::state& s, std::int64_t rev) const;
+  void kick(const std::shared_ptr<watcher_state>& s);
+  void schedule_catch_up(const std::shared_ptr<watcher_state>& s);
+  void catch_up(const mvcc::kv_store& kv, const std::shared_ptr<watcher_state>& s);
+  void drain(const std::shared_ptr<watcher_state>& s);
+  void push(watcher_state& s, watch_response r);
+  watch_response progress_response(const watcher_state& s, std::int64_t rev) const;
   // REQUIRES: s->mu held. Posts job to s's executor if its context lives; else marks s gone (and ends a
   // pending pull) and returns false.
   template <class Job>
-  bool post_job(const std::shared_ptr<watcher::state>& s, Job&& job);
+  bool post_job(const std::shared_ptr<watcher_state>& s, Job&& job);
 
   const runner run_locked_;
   const runner run_shared_;
@@ -165,11 +167,11 @@ class watch_hub : public std::enable_shared_from_this<watch_hub> {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
-  using watcher_list = std::vector<std::shared_ptr<watcher::state>>;
+  using watcher_list = std::vector<std::shared_ptr<watcher_state>>;
   using index = std::unordered_map<std::string, watcher_list, string_hash, std::equal_to<>>;
   enum class shape { key, prefix, range };
   static shape shape_of(const key_range& r);
-  watcher_list* list_for(const watcher::state& s);
+  watcher_list* list_for(const watcher_state& s);
 
   // Guarded by the store's lock. Watchers are found by their key (one key), by their prefix (the key is
   // looked up under each prefix length in use), or by a scan (any other range).
@@ -179,6 +181,9 @@ class watch_hub : public std::enable_shared_from_this<watch_hub> {
   std::map<std::size_t, std::size_t> prefix_lengths_;  // prefix length -> watchers with it
   watcher_list ranged_;
   std::atomic<std::int64_t> current_rev_{1};
+  // Progress notifications by due time (ties in scheduling order).
+  std::map<std::pair<clock::time_point, std::uint64_t>, std::weak_ptr<watcher_state>> progress_timers_;
+  std::uint64_t progress_seq_ = 0;
 
   std::atomic<std::uint64_t> holds_{0};
   std::atomic<std::size_t> max_hold_records_{0};

@@ -60,7 +60,7 @@ TEST_CASE("crash conformance: thousands of simulated crashes lose nothing acknow
     o.env = env;
     o.clock = clk;
     o.sync = seed % 2 == 0 ? sync_policy::per_write : sync_policy::group_commit;
-    o.snapshot_after_bytes = 1500;  // rotate often: crashes land inside snapshots too
+    o.tuning.snapshot_after_bytes = 1500;  // rotate often: crashes land inside snapshots too
     reference_model m;
     std::int64_t model_compacted = -1;
     std::mt19937 rng(seed);
@@ -143,7 +143,7 @@ TEST_CASE("crash conformance: thousands of simulated crashes lose nothing acknow
       env->crash(pick(2) == 0);
       ++crashes;
       auto reopened = store::open(o);
-      INFO("seed " << seed << " round " << round << ": " << last_error_detail());
+      INFO("seed " << seed << " round " << round << ": " << (reopened ? std::string() : reopened.error().what()));
       REQUIRE(reopened.has_value());
       s = std::move(reopened).value();
       const std::string got = state_of(*s, s->revision(), s->compacted_revision()) + leases_of(*s);

@@ -114,7 +114,7 @@ TEST_CASE("conformance: 100,000 random kv operations answer exactly as the refer
   for (const std::uint32_t seed : leasekv::testing::seeds({1, 2, 3, 4, 5, 6, 7, 8, 9, 10})) {
     // Odd seeds hold every run of plain puts back (store::put), as a large store does.
     options opts;
-    if (seed % 2 == 1) opts.hold_back_puts_from_keys = 0;
+    if (seed % 2 == 1) opts.tuning.hold_back_puts_from_keys = 0;
     auto s = store::open(opts).value();
     reference_model m;
     generator g(seed);

@@ -67,7 +67,7 @@ TEST_CASE("concurrency: readers always see whole transactions while writers and 
 TEST_CASE("concurrency: a put that returned is seen by every read that starts after it, held back or not", "[concurrency]") {
   // Puts in a row are held back and applied when the lock is next taken for anything else (a reader
   // takes it exclusively to apply them). A reader told of a put's revision must find that put.
-  auto s = store::open({.hold_back_puts_from_keys = 0}).value();
+  auto s = store::open({.tuning = {.hold_back_puts_from_keys = 0}}).value();
   constexpr int puts = 5000;
   std::atomic<std::int64_t> acknowledged{0};
   std::atomic<int> acknowledged_key{-1};

@@ -38,7 +38,7 @@ TEST_CASE("group commit: every put acknowledged by concurrent writers survives a
     o.data_dir = "/db";
     o.env = disk;
     o.sync = sync_policy::group_commit;
-    o.snapshot_after_bytes = 8192;  // segment switches and snapshots happen under the writers too
+    o.tuning.snapshot_after_bytes = 8192;  // segment switches and snapshots happen under the writers too
     auto s = store::open(o).value();
     // Down at a random operation; the last rounds never go down (then everything must be there).
     const bool crash = round < 6;

@@ -65,9 +65,9 @@ TEST_CASE("stress: writers, watchers, expiry, compaction, snapshots and close() 
   options o;
   o.data_dir = dir.string();
   o.sync = sync_policy::group_commit;
-  o.snapshot_after_bytes = 16 << 10;  // a snapshot every few dozen writes
+  o.tuning.snapshot_after_bytes = 16 << 10;  // a snapshot every few dozen writes
   o.clock = clk;
-  o.watch_max_pending_events = 64;  // slow consumers leave the live path and catch up from history
+  o.tuning.watch_max_pending_events = 64;  // slow consumers leave the live path and catch up from history
   auto s = store::open(o).value();
 
   boost::asio::io_context ioc;

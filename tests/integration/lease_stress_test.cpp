@@ -22,7 +22,7 @@ TEST_CASE("lease stress: concurrent grants, renewals, revokes and puts while the
   const std::uint32_t seed = GENERATE(from_range(leasekv::testing::seeds({0})));
   CAPTURE(seed);
   auto clk = std::make_shared<manual_clock>();
-  auto s = store::open({.clock = clk, .expiry_batch = 4}).value();
+  auto s = store::open({.clock = clk, .tuning = {.expiry_batch = 4}}).value();
   std::atomic<bool> stop{false};
   std::atomic<int> unexpected{0};
   std::atomic<int> leased_puts{0};

@@ -121,7 +121,7 @@ TEST_CASE("mixed stress: every operation concurrently, audited against the revis
   const std::uint32_t seed = GENERATE(from_range(leasekv::testing::seeds({0})));
   CAPTURE(seed);
   auto clk = std::make_shared<manual_clock>();
-  auto s = store::open({.clock = clk, .watch_max_pending_events = 24}).value();
+  auto s = store::open({.clock = clk, .tuning = {.watch_max_pending_events = 24}}).value();
   boost::asio::io_context ioc;
   auto work = boost::asio::make_work_guard(ioc);
   std::thread delivery([&] { ioc.run(); });

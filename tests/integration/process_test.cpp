@@ -104,7 +104,7 @@ TEST_CASE("process: a second writer is refused with the holder's pid, and a read
 
   auto second = store::open({.data_dir = dir, .lock_timeout = std::chrono::milliseconds(50)});
   CHECK(second.error() == errc::locked);
-  CHECK(last_error_detail() == "held by process " + std::to_string(child));
+  CHECK(second.error().detail() == "held by process " + std::to_string(child));
 
   auto reader = store::open({.data_dir = dir, .read_only = true}).value();
   CHECK(reader->get("held").value().kvs.at(0).value == "by the child");

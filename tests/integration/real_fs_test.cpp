@@ -111,7 +111,7 @@ TEST_CASE("real file system: a tmpfs filling up during automatic snapshots loses
 
     options o;
     o.data_dir = dir;
-    o.snapshot_after_bytes = 48 << 10;
+    o.tuning.snapshot_after_bytes = 48 << 10;
     std::ostringstream log;
     o.logger = std::make_shared<spdlog::logger>("real_fs", std::make_shared<spdlog::sinks::ostream_sink_st>(log));
     bool acked_after_failed_snapshot = false;
@@ -120,7 +120,7 @@ TEST_CASE("real file system: a tmpfs filling up during automatic snapshots loses
     bool failed = false;
     {
       auto s = store::open(o);
-      INFO("open with " << leave << " bytes free: " << last_error_detail());
+      INFO("open with " << leave << " bytes free: " << (s ? std::string() : s.error().detail()));
       REQUIRE(s.has_value());
       auto& st = *s.value();
       while (!failed && puts < 4000) {
@@ -146,7 +146,7 @@ TEST_CASE("real file system: a tmpfs filling up during automatic snapshots loses
       options r = o;
       r.read_only = read_only;
       auto s = store::open(r);
-      INFO(how << ": " << last_error_detail());
+      INFO(how << ": " << (s ? std::string() : s.error().detail()));
       REQUIRE(s.has_value());
       for (const auto& [key, value] : acked) {
         auto got = s.value()->get(key).value();
@@ -188,7 +188,7 @@ TEST_CASE("real file system: the active log segment unlinked under the writer fa
     auto r = s->put("after", "the unlink");
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error() == errc::io_error);
-    CHECK(last_error_detail().find(wal) == 0);
+    CHECK(r.error().detail().find(wal) == 0);
     CHECK(s->put("later", "too").error() == errc::io_error);  // poisoned
   }
   // The reopen never takes the missing log for an empty one: it names the segment, or it has every put.
@@ -198,6 +198,6 @@ TEST_CASE("real file system: the active log segment unlinked under the writer fa
     for (const auto& k : acked) CHECK(s.value()->get(k).value().kvs.size() == 1);
   } else {
     CHECK(s.error() == errc::corrupt);
-    CHECK(last_error_detail().find("wal-0000000000000001.log: missing") == 0);
+    CHECK(s.error().detail().find("wal-0000000000000001.log: missing") == 0);
   }
 }

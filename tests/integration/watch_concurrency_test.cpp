@@ -17,7 +17,7 @@
 using namespace leasekv;
 
 TEST_CASE("watch concurrency: replay-then-live and a slow watcher see every revision exactly once", "[concurrency][watch]") {
-  auto s = store::open({.watch_max_pending_events = 16}).value();
+  auto s = store::open({.tuning = {.watch_max_pending_events = 16}}).value();
   constexpr int writers = 2;
   constexpr int puts_per_writer = 2000;
   boost::asio::io_context ioc;

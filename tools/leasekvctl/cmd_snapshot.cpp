@@ -9,9 +9,9 @@
 namespace leasekvctl {
 namespace {
 
-std::string detail_of(const boost::system::error_code& ec) {
-  const std::string& d = leasekv::last_error_detail();
-  return error_text(ec) + (d.empty() ? "" : " (" + d + ")");
+std::string detail_of(const leasekv::error& e) {
+  const std::string& d = e.detail();
+  return error_text(e.code()) + (d.empty() ? "" : " (" + d + ")");
 }
 
 }  // namespace

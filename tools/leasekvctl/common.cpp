@@ -84,7 +84,7 @@ std::unique_ptr<leasekv::store> open_store(const context& c, access how) {
     s = leasekv::store::open(o);
   }
   if (!s) {
-    std::string detail = leasekv::last_error_detail();
+    const std::string& detail = s.error().detail();
     throw cli_error(exit_error, error_text(s.error()) + (detail.empty() ? "" : " (" + detail + ")"));
   }
   return std::move(s).value();

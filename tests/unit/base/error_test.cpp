@@ -3,6 +3,9 @@
 
 #include <boost/system/system_error.hpp>
 
+#include <string>
+#include <thread>
+
 TEST_CASE("errors: messages are etcd's exact texts", "[base]") {
   using leasekv::errc;
   using leasekv::make_error_code;
@@ -21,4 +24,27 @@ TEST_CASE("errors: result.value() throws system_error carrying the code", "[base
   REQUIRE_FALSE(r);
   CHECK(r.error() == leasekv::errc::key_not_found);
   CHECK_THROWS_AS(r.value(), boost::system::system_error);
+}
+
+TEST_CASE("errors: an error carries its detail with it, across threads and copies, and value() throws it", "[base]") {
+  leasekv::error e(leasekv::errc::corrupt, "wal-0000000000000001.log: checksum mismatch at offset 20");
+  CHECK(e == leasekv::errc::corrupt);
+  CHECK(e.message() == "leasekv: data directory is damaged");
+  CHECK(e.what() == "leasekv: data directory is damaged: wal-0000000000000001.log: checksum mismatch at offset 20");
+  leasekv::result<int> r = e;
+  std::string seen;
+  std::thread([&, copy = r] { seen = copy.error().detail(); }).join();
+  CHECK(seen == "wal-0000000000000001.log: checksum mismatch at offset 20");
+  try {
+    (void)r.value();
+    FAIL("value() did not throw");
+  } catch (const boost::system::system_error& ex) {
+    CHECK(ex.code() == leasekv::errc::corrupt);
+    CHECK(std::string(ex.what()).find("checksum mismatch at offset 20") != std::string::npos);
+  }
+  // Without a detail, what() is etcd's text alone; a system error compares with its condition.
+  CHECK(leasekv::error(leasekv::errc::compacted).what() == "mvcc: required revision has been compacted");
+  leasekv::error full(boost::system::errc::make_error_code(boost::system::errc::no_space_on_device), "/db/wal: write");
+  CHECK(full == boost::system::errc::no_space_on_device);
+  CHECK_FALSE(full == leasekv::errc::no_space);
 }

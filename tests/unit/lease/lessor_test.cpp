@@ -189,7 +189,7 @@ TEST_CASE("lessor: keep-alive restores the full TTL and never resurrects an expi
 }
 
 TEST_CASE("lessor: renewing after the deadline but before the wheel's tick revokes instead", "[lease]") {
-  fixture f({.lease_tick = 10ms});
+  fixture f({.tuning = {.lease_tick = 10ms}});
   auto l = f.s->grant(1005ms).value().id;
   f.s->put("k", "v", {.lease = l}).value();
   f.clk->advance(1007ms);  // past the deadline; the wheel fires at the 1010 ms tick
@@ -212,7 +212,7 @@ TEST_CASE("lessor: leases are listed soonest expiry first", "[lease]") {
 }
 
 TEST_CASE("lessor: an expiry storm revokes every lease, one revision each, in bounded batches", "[lease]") {
-  fixture f({.expiry_batch = 7});
+  fixture f({.tuning = {.expiry_batch = 7}});
   constexpr int leases = 1000;
   for (int i = 0; i < leases; ++i) {
     auto l = f.s->grant(5s).value().id;

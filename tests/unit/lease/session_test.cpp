@@ -26,7 +26,7 @@ TEST_CASE("keep-alive: renews every TTL/3 so the lease outlives any advance, in 
   auto l = f.s->grant(9s).value().id;
   f.s->put("k", "v", {.lease = l}).value();
   std::vector<std::int64_t> ttls;
-  auto ka = start_keep_alive(*f.s, l, f.ioc.get_executor(), [&](boost::system::error_code ec, const lease_keep_alive_response& r) {
+  auto ka = f.s->start_keep_alive(l, f.ioc.get_executor(), [&](boost::system::error_code ec, const lease_keep_alive_response& r) {
     REQUIRE_FALSE(ec);
     ttls.push_back(r.ttl);
   }).value();
@@ -49,7 +49,7 @@ TEST_CASE("keep-alive: the stream ends with lease_not_found once when the lease 
   fixture f;
   auto l = f.s->grant(30s).value().id;
   std::vector<boost::system::error_code> seen;
-  auto ka = start_keep_alive(*f.s, l, f.ioc.get_executor(),
+  auto ka = f.s->start_keep_alive(l, f.ioc.get_executor(),
                              [&](boost::system::error_code ec, const lease_keep_alive_response&) { seen.push_back(ec); }).value();
   f.s->revoke(l).value();
   f.clk->advance(1min);
@@ -61,7 +61,7 @@ TEST_CASE("keep-alive: the stream ends with lease_not_found once when the lease 
 
 TEST_CASE("keep-alive: an unknown lease cannot be kept alive", "[keepalive]") {
   fixture f;
-  auto r = start_keep_alive(*f.s, 99, f.ioc.get_executor(), [](boost::system::error_code, const lease_keep_alive_response&) {});
+  auto r = f.s->start_keep_alive(99, f.ioc.get_executor(), [](boost::system::error_code, const lease_keep_alive_response&) {});
   CHECK(r.error() == errc::lease_not_found);
 }
 
@@ -70,7 +70,7 @@ TEST_CASE("keep-alive: a handler may cancel its own stream and call back into th
   auto l = f.s->grant(3s).value().id;
   std::unique_ptr<keep_alive> ka;
   int calls = 0;
-  ka = start_keep_alive(*f.s, l, f.ioc.get_executor(), [&](boost::system::error_code, const lease_keep_alive_response&) {
+  ka = f.s->start_keep_alive(l, f.ioc.get_executor(), [&](boost::system::error_code, const lease_keep_alive_response&) {
     ++calls;
     CHECK(f.s->time_to_live(l).value().granted_ttl == 3);  // re-entering the store does not deadlock
     if (calls == 2) ka->cancel();

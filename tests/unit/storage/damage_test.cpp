@@ -36,7 +36,7 @@ TEST_CASE("damage: damage to any file recovery reads fails the open or loses not
   o.data_dir = "/db";
   o.env = pristine;
   o.clock = std::make_shared<manual_clock>();
-  o.snapshot_after_bytes = 600;
+  o.tuning.snapshot_after_bytes = 600;
   std::string full;
   std::string before_last;
   std::size_t last_record_at = 0;
@@ -100,7 +100,7 @@ TEST_CASE("damage: damage to any file recovery reads fails the open or loses not
     if (!s) {
       INFO(s.error().message());
       REQUIRE(s.error() == errc::corrupt);
-      REQUIRE_FALSE(last_error_detail().empty());
+      REQUIRE_FALSE(s.error().detail().empty());
       ++refused;
       continue;
     }

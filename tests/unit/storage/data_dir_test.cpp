@@ -45,7 +45,7 @@ std::string entry(std::int64_t revision) {
 TEST_CASE("data directory: a snapshot whose next segment cannot be created loses no acknowledged write", "[storage]") {
   auto env = std::make_shared<fault_env>();
   auto o = options_on(env);
-  o.snapshot_after_bytes = 400;
+  o.tuning.snapshot_after_bytes = 400;
   // The disk fills up once snapshot 2 is written: segment 2's header does not fit, nor does any snapshot
   // after; the writes go on into segment 1.
   env->fail_appends_to("0000000000000002", errc_t::no_space_on_device, 1);
@@ -72,13 +72,14 @@ TEST_CASE("data directory: the log deleted under the writer fails the next write
     s->put("a", "1").value();
     env->remove(wal1).value();
     env->sync_dir("/db").value();
-    CHECK(s->put("b", "2").error() == errc::io_error);
-    CHECK(last_error_detail().find(wal1 + ": deleted while open") == 0);
+    auto r = s->put("b", "2");
+    CHECK(r.error() == errc::io_error);
+    CHECK(r.error().detail().find(wal1 + ": deleted while open") == 0);
     CHECK(s->put("c", "3").error() == errc::io_error);  // poisoned
   }
   SECTION("never synced: found at the next segment switch") {
     o.sync = sync_policy::none;
-    o.snapshot_after_bytes = 300;
+    o.tuning.snapshot_after_bytes = 300;
     auto s = store::open(o).value();
     s->put("a", "1").value();
     env->remove(wal1).value();
@@ -89,14 +90,15 @@ TEST_CASE("data directory: the log deleted under the writer fails the next write
     CHECK(s->put("x", "y").error() == errc::io_error);
   }
   env->crash(false);
-  CHECK(store::open(o).error() == errc::corrupt);
-  CHECK(last_error_detail().find(storage::wal_name(1) + ": missing") == 0);
+  auto reopened = store::open(o);
+  CHECK(reopened.error() == errc::corrupt);
+  CHECK(reopened.error().detail().find(storage::wal_name(1) + ": missing") == 0);
 }
 
 TEST_CASE("data directory: a reader opened while the writer snapshots retries its listing", "[storage]") {
   auto env = std::make_shared<fault_env>();
   auto o = options_on(env);
-  o.snapshot_after_bytes = 300;
+  o.tuning.snapshot_after_bytes = 300;
   auto writer = store::open(o).value();
   for (int i = 0; i < 5; ++i) writer->put(key_of(i), std::string(40, 'v')).value();
   // Between the reader's listing and its first read, the writer moves two snapshots on: every file the
@@ -111,7 +113,7 @@ TEST_CASE("data directory: a reader opened while the writer snapshots retries it
   auto ro = o;
   ro.read_only = true;
   auto reader = store::open(ro);
-  INFO(last_error_detail());
+  INFO((reader ? std::string() : reader.error().what()));
   REQUIRE(reader.has_value());
   CHECK(reader.value()->revision() == writer->revision());
   CHECK(reader.value()->range(all_keys()).value().count == next);
@@ -130,7 +132,7 @@ TEST_CASE("data directory: a read of a directory that does not exist is the empt
   // Once a writer makes it, the reader follows.
   auto writer = store::open(o).value();
   auto first = reader->refresh();
-  INFO(last_error_detail());
+  INFO((first ? std::string() : first.error().what()));
   CHECK(first.value() == 1);
   writer->put("a", "1").value();
   CHECK(reader->refresh().value() == 2);
@@ -142,8 +144,9 @@ TEST_CASE("data directory: a directory that cannot be written opens read-only an
   auto o = options_on(env);
   store::open(o).value()->put("a", "1").value();
   env->set_read_only(true);
-  CHECK(store::open(o).error() == errc_t::read_only_file_system);
-  CHECK(last_error_detail() == "/db/LOCK: " + make_error_code(errc_t::read_only_file_system).message());
+  auto refused = store::open(o);
+  CHECK(refused.error() == errc_t::read_only_file_system);
+  CHECK(refused.error().detail() == "/db/LOCK: " + make_error_code(errc_t::read_only_file_system).message());
   auto ro = o;
   ro.read_only = true;
   CHECK(store::open(ro).value()->get("a").value().kvs.at(0).value == "1");
@@ -194,8 +197,9 @@ TEST_CASE("data directory: a waiter whose record close() could not sync gets io_
   auto d = storage::data_dir::open(env, "/db", {}, {}, accept_all()).value();
   const auto lsn = d->append(entry(2)).value();
   env->fail_once(1, errc_t::io_error);  // close's sync
-  CHECK(d->close().error() == errc::io_error);
-  CHECK(last_error_detail().find(wal1) == 0);
+  auto closed = d->close();
+  CHECK(closed.error() == errc::io_error);
+  CHECK(closed.error().detail().find(wal1) == 0);
   CHECK(d->sync_to(lsn).error() == errc::io_error);
   CHECK(d->append(entry(3)).error() == errc::closed);
 }

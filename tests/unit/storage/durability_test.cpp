@@ -75,7 +75,7 @@ TEST_CASE("durability: reopening restores revisions, history, compaction and lea
 
 TEST_CASE("durability: snapshots bound the log and restore the same state", "[storage]") {
   fixture f;
-  f.opts.snapshot_after_bytes = 512;
+  f.opts.tuning.snapshot_after_bytes = 512;
   std::string before;
   {
     auto s = f.open();
@@ -156,13 +156,15 @@ TEST_CASE("durability: damage before the tail fails the open, naming the file an
   auto& wal = f.env->contents("/db/wal-0000000000000001.log");
   SECTION("a bit flip in a record's body") {
     wal[40] = static_cast<char>(wal[40] ^ 0x10);
-    CHECK(store::open(f.opts).error() == errc::corrupt);
-    CHECK(last_error_detail().find("wal-0000000000000001.log: checksum mismatch at offset 20") == 0);
+    auto s = store::open(f.opts);
+    CHECK(s.error() == errc::corrupt);
+    CHECK(s.error().detail().find("wal-0000000000000001.log: checksum mismatch at offset 20") == 0);
   }
   SECTION("a bit flip in a record's length") {
     wal[20] = static_cast<char>(wal[20] ^ 0x04);
-    CHECK(store::open(f.opts).error() == errc::corrupt);
-    CHECK(last_error_detail() == "wal-0000000000000001.log: bad record header at offset 20");
+    auto s = store::open(f.opts);
+    CHECK(s.error() == errc::corrupt);
+    CHECK(s.error().detail() == "wal-0000000000000001.log: bad record header at offset 20");
   }
   SECTION("a zeroed block in the middle") {
     std::fill(wal.begin() + 30, wal.begin() + 60, '\0');
@@ -171,8 +173,9 @@ TEST_CASE("durability: damage before the tail fails the open, naming the file an
   SECTION("a truncated snapshot") {
     auto& snap = f.env->contents("/db/snap-0000000000000001.snap");
     snap.resize(snap.size() - 5);
-    CHECK(store::open(f.opts).error() == errc::corrupt);
-    CHECK(last_error_detail().find("snap-0000000000000001.snap") == 0);
+    auto s = store::open(f.opts);
+    CHECK(s.error() == errc::corrupt);
+    CHECK(s.error().detail().find("snap-0000000000000001.snap") == 0);
   }
   auto problems = storage::check(*f.env, "/db").value();
   CHECK_FALSE(problems.empty());
@@ -236,7 +239,7 @@ TEST_CASE("durability: one writer per data directory, and readers open beside it
   writer->put("k", "v").value();
   auto second = store::open(f.opts);
   CHECK(second.error() == errc::locked);
-  CHECK(last_error_detail().find("held by process") == 0);
+  CHECK(second.error().detail().find("held by process") == 0);
   auto ro = f.opts;
   ro.read_only = true;
   auto reader = store::open(ro).value();
@@ -260,7 +263,7 @@ TEST_CASE("durability: the largest TTL survives a restart without overflow", "[s
 
 TEST_CASE("durability: a reader beside a writer follows its log, rotations included, and its watchers see it live", "[storage][watch]") {
   fixture f;
-  f.opts.snapshot_after_bytes = 400;
+  f.opts.tuning.snapshot_after_bytes = 400;
   auto writer = f.open();
   writer->put("a", "0").value();
   auto ro = f.opts;

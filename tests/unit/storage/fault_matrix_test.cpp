@@ -28,7 +28,7 @@ options options_on(std::shared_ptr<fault_env> env, sync_policy sync) {
   o.env = std::move(env);
   o.clock = std::make_shared<manual_clock>();
   o.sync = sync;
-  o.snapshot_after_bytes = 300;  // a snapshot every few writes
+  o.tuning.snapshot_after_bytes = 300;  // a snapshot every few writes
   return o;
 }
 
@@ -65,7 +65,7 @@ void crash_every_way(fault_env& env, const options& base, Check&& check) {
     auto o = base;
     o.env = after;
     auto s = store::open(o);
-    INFO("crash keeping " << kept << " of " << pending << " directory changes: " << last_error_detail());
+    INFO("crash keeping " << kept << " of " << pending << " directory changes: " << (s ? std::string() : s.error().what()));
     REQUIRE(s.has_value());
     check(*s.value());
     s.value()->put("after-reopen", "x").value();  // and it takes writes again
@@ -139,7 +139,7 @@ TEST_CASE("fault matrix: a new directory's creation interrupted at any file oper
       if (auto s = store::open(o)) {
         acked[0] = write(*s.value(), 0).has_value();
       } else {
-        CHECK_FALSE(last_error_detail().empty());  // the file is named
+        CHECK_FALSE(s.error().detail().empty());  // the file is named
       }
       crash_every_way(*env, o, [&](store& reopened) { check_state(reopened, acked); });
     }

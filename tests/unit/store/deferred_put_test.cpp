@@ -21,7 +21,7 @@ std::string key_n(int i) { return fmt::format("/registry/pods/{:08d}", i); }
 
 // A store that holds puts back whatever its size (by default only large ones do).
 options holding(options o = {}) {
-  o.hold_back_puts_from_keys = 0;
+  o.tuning.hold_back_puts_from_keys = 0;
   return o;
 }
 

@@ -52,7 +52,7 @@ TEST_CASE("lifetime: a keep-alive stream that outlives its store stops without a
   auto s = store::open({.clock = clk}).value();
   const auto l = s->grant(9s).value().id;
   int calls = 0;
-  auto ka = start_keep_alive(*s, l, ioc.get_executor(), [&](boost::system::error_code, const lease_keep_alive_response&) { ++calls; })
+  auto ka = s->start_keep_alive(l, ioc.get_executor(), [&](boost::system::error_code, const lease_keep_alive_response&) { ++calls; })
                 .value();
   ioc.run();
   REQUIRE(calls == 1);
@@ -86,11 +86,11 @@ TEST_CASE("options: a progress interval, lease tick or timeout that cannot mean 
     auto s = store::open(o);
     REQUIRE_FALSE(s);
     CHECK(s.error() == errc::invalid_argument);
-    CHECK_THAT(last_error_detail(), Catch::Contains(option));
+    CHECK_THAT(s.error().detail(), Catch::Contains(option));
   };
   refused({.watch_progress_interval = milliseconds(0)}, "watch_progress_interval");
   refused({.watch_progress_interval = milliseconds(-5)}, "watch_progress_interval");
-  refused({.lease_tick = milliseconds(0)}, "lease_tick");
+  refused({.tuning = {.lease_tick = milliseconds(0)}}, "lease_tick");
   refused({.min_lease_ttl = milliseconds(-1)}, "min_lease_ttl");
   refused({.lock_timeout = milliseconds(-1)}, "lock_timeout");
 }
@@ -143,7 +143,7 @@ TEST_CASE("lifetime: a keep-alive whose io_context was destroyed stops instead o
   std::unique_ptr<keep_alive> ka;
   {
     boost::asio::io_context ioc;
-    ka = start_keep_alive(*s, l, ioc.get_executor(), [&](boost::system::error_code, const lease_keep_alive_response&) { ++calls; })
+    ka = s->start_keep_alive(l, ioc.get_executor(), [&](boost::system::error_code, const lease_keep_alive_response&) { ++calls; })
              .value();
     ioc.run();
   }  // the context goes while the stream lives

@@ -190,7 +190,7 @@ TEST_CASE("store: every header carries the store's stable identity", "[store]") 
 TEST_CASE("store: with huge_pages off, a store large enough for 2 MiB regions behaves the same", "[store]") {
   // 50,000 keys take the arena, the hash index and the lease table past the sizes that get regions of
   // their own; each is then mapped without the huge-page advice.
-  auto s = store::open({.huge_pages = false}).value();
+  auto s = store::open({.tuning = {.huge_pages = false}}).value();
   std::vector<lease_id> leases;
   for (int i = 0; i < 50000; ++i) leases.push_back(s->grant(std::chrono::hours(1)).value().id);
   for (int i = 0; i < 50000; ++i) s->put("k/" + std::to_string(i), std::string(64, 'v'), {.lease = leases[static_cast<std::size_t>(i)]}).value();

@@ -4,6 +4,7 @@
 #include <leasekv/leasekv.hpp>
 
 #include "mvcc/kv_store.hpp"
+#include "watch/hub_watcher.hpp"
 #include "watch/watch_hub.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -55,7 +56,7 @@ TEST_CASE("watch catch-up: one hold of the lock reads and makes a bounded number
   constexpr int revisions = 200000;
   for (int i = 0; i < revisions; ++i) f.put("k" + std::to_string(i % 5), std::to_string(i));  // 2..200001
   auto st = f.hub->add(f.kv, prefix("k"), {.start_revision = 1}, f.ioc.get_executor(), nullptr);
-  watcher w(st, f.ioc.get_executor());
+  detail::hub_watcher w(st, f.ioc.get_executor());
   std::int64_t last = 1;
   std::size_t events = 0;
   bool in_order = true;
@@ -96,7 +97,7 @@ TEST_CASE("watch catch-up: a watcher of one key reads a long history of other ke
   hub_fixture f(100);
   for (int i = 0; i < 50000; ++i) f.put(i % 1000 == 0 ? std::string("rare") : "busy" + std::to_string(i % 3), "v");
   auto st = f.hub->add(f.kv, key_range("rare"), {.start_revision = 1}, f.ioc.get_executor(), nullptr);
-  watcher w(st, f.ioc.get_executor());
+  detail::hub_watcher w(st, f.ioc.get_executor());
   std::vector<std::int64_t> revs;
   std::function<void()> next = [&] {
     w.async_next([&](boost::system::error_code ec, watch_response r) {
@@ -115,7 +116,7 @@ TEST_CASE("watch catch-up: a watcher of one key reads a long history of other ke
 TEST_CASE("watch catch-up: queued events never exceed watch_max_pending_events, overflow and replay alike", "[watch]") {
   hub_fixture f(64);
   auto st = f.hub->add(f.kv, prefix("k"), {}, f.ioc.get_executor(), nullptr);
-  watcher w(st, f.ioc.get_executor());
+  detail::hub_watcher w(st, f.ioc.get_executor());
   for (int i = 0; i < 5000; ++i) f.put("k" + std::to_string(i % 3), "v");  // nobody pulls: it overflows
   std::size_t events = 0;
   std::function<void()> next = [&] {
@@ -133,7 +134,7 @@ TEST_CASE("watch catch-up: queued events never exceed watch_max_pending_events, 
 
 TEST_CASE("watch catch-up: a long replay with prev_kv, filters and compaction racing it delivers each event once, in order, then live",
           "[watch]") {
-  auto s = store::open({.watch_max_pending_events = 5000}).value();
+  auto s = store::open({.tuning = {.watch_max_pending_events = 5000}}).value();
   // History: 200,000 revisions over 7 keys, every 10th a delete; the model records what each watcher expects.
   struct expected {
     std::int64_t rev;
@@ -246,7 +247,7 @@ TEST_CASE("watch catch-up: every event delivered once when the whole history is 
     }
   }
   auto st = f.hub->add(f.kv, prefix("k"), {.start_revision = 1}, f.ioc.get_executor(), nullptr);
-  watcher w(st, f.ioc.get_executor());
+  detail::hub_watcher w(st, f.ioc.get_executor());
   std::vector<std::int64_t> revs;
   bool wrote_live = false;
   std::function<void()> next = [&] {

@@ -248,7 +248,7 @@ TEST_CASE("watch: async_next works with use_awaitable", "[watch]") {
 #endif
 
 TEST_CASE("watch: a slow consumer leaves the live path, then catches up from history with nothing lost", "[watch]") {
-  fixture f({.watch_max_pending_events = 10});
+  fixture f({.tuning = {.watch_max_pending_events = 10}});
   auto w = f.s->watch(prefix("k"), {}, f.ioc.get_executor()).value();
   for (int i = 0; i < 200; ++i) f.s->put("k" + std::to_string(i % 7), std::to_string(i)).value();  // 2..201
   // Drain one response at a time.
@@ -267,7 +267,7 @@ TEST_CASE("watch: a slow consumer leaves the live path, then catches up from his
 }
 
 TEST_CASE("watch: a slow consumer whose history is compacted meanwhile is cancelled", "[watch]") {
-  fixture f({.watch_max_pending_events = 5});
+  fixture f({.tuning = {.watch_max_pending_events = 5}});
   auto w = f.s->watch(prefix("k"), {}, f.ioc.get_executor()).value();
   for (int i = 0; i < 50; ++i) f.s->put("k", std::to_string(i)).value();
   f.s->compact(f.s->revision()).value();
