@@ -12,6 +12,7 @@
 #include "leasekv/error.hpp"
 #include "leasekv/types.hpp"
 #include "mvcc/change_log.hpp"
+#include "mvcc/hash_index.hpp"
 #include "mvcc/key_index.hpp"
 #include "mvcc/ordered_index.hpp"
 
