@@ -70,6 +70,10 @@ struct options {
   // huge page's first touch is dear: on some VMs it takes ~4 ms against ~0.8 ms for the same memory in
   // 4 KiB pages, which slows writes into fresh memory (README, Performance).
   bool huge_pages = true;
+  // Fault the store's fresh memory in ahead of its first writes, on one thread of the store's own at idle
+  // priority (SCHED_IDLE), started once its memory first grows into regions of 2 MiB or more. Off: the
+  // store starts no such thread and writes fault their pages in themselves; nothing else changes.
+  bool prefault_memory = true;
   // In memory only, with no watcher, puts in a row are held back (up to 32) and applied together, their
   // cache misses overlapping, once the store holds at least this many keys; every other call applies them
   // first, so nobody can tell (docs/design.md, "Puts in a row"). Smaller stores fit the caches, where

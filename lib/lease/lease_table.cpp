@@ -1,6 +1,6 @@
 #include "lease/lease_table.hpp"
 
-#include "base/memory.hpp"
+#include "base/region.hpp"
 
 #include <new>
 

@@ -1,5 +1,8 @@
 #include "mvcc/hash_index.hpp"
 
+#include "base/prefaulter.hpp"
+#include "base/region.hpp"
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -51,7 +54,9 @@ std::uint32_t hash_key(std::string_view key) noexcept {
   return static_cast<std::uint32_t>(h ^ (h >> 32));
 }
 
-hash_index::hash_index(bool huge_pages) : huge_pages_(huge_pages) { rebuild(16); }
+hash_index::hash_index(bool huge_pages, base::prefaulter* prefault) : huge_pages_(huge_pages), prefaulter_(prefault) {
+  rebuild(16);
+}
 
 hash_index::~hash_index() { free_table(); }
 
@@ -118,12 +123,12 @@ void hash_index::rebuild(std::size_t capacity) {
 // table is read in order), ~4 ms of it per 2 MiB page at a million keys. The first write to each page
 // faults it in: zeroing 2 MiB, and on a VM whose host takes freed memory back, a host fault as long again
 // as the placing. The prefaulter takes the pages after the first, in order, and so stays ahead of the
-// placing; where it cannot start, the placing faults them in itself as before.
+// placing; where it cannot start, or there is none (options::prefault_memory off), the placing faults
+// them in itself.
 void hash_index::prefault(void* table, std::size_t bytes) {
   constexpr std::size_t page = base::huge_page_size;
-  if (bytes < 2 * page) return;
+  if (prefaulter_ == nullptr || bytes < 2 * page) return;
   try {
-    if (!prefaulter_) prefaulter_ = std::make_unique<base::prefaulter>();
     for (std::size_t off = page; off < bytes; off += page) {
       prefaulter_->request(static_cast<char*>(table) + off, std::min(page, bytes - off));
     }
@@ -134,7 +139,7 @@ void hash_index::prefault(void* table, std::size_t bytes) {
 
 void hash_index::free_table() noexcept {
   const std::size_t bytes = capacity_ * sizeof(std::uintptr_t);
-  if (prefaulter_) prefaulter_->forget(slots_, bytes);
+  if (prefaulter_ != nullptr && bytes >= 2 * base::huge_page_size) prefaulter_->forget(slots_, bytes);  // see prefault
   base::free_region(slots_, bytes);
 }
 

@@ -4,13 +4,15 @@
 // Thread safety: none; kv_store's caller holds the store's lock.
 #pragma once
 
-#include "base/memory.hpp"
 #include "mvcc/key_index.hpp"
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string_view>
+
+namespace leasekv::base {
+class prefaulter;
+}
 
 namespace leasekv::mvcc {
 
@@ -23,7 +25,9 @@ std::uint32_t hash_key(std::string_view key) noexcept;
 // their entries (a cache miss each). Where pointers use those bits, tagging turns itself off.
 class hash_index {
  public:
-  explicit hash_index(bool huge_pages = true);
+  // huge_pages: see options::huge_pages. `prefault`, if not null, faults a growing table's pages in while
+  // it is filled (see rebuild). REQUIRES: it outlives the index.
+  explicit hash_index(bool huge_pages = true, base::prefaulter* prefault = nullptr);
   ~hash_index();
   hash_index(const hash_index&) = delete;
   hash_index& operator=(const hash_index&) = delete;
@@ -66,9 +70,8 @@ class hash_index {
   std::size_t size_ = 0;
   bool huge_pages_ = true;
   bool tagging_ = sizeof(void*) == 8;
-  // Faults a new table's pages in while rebuild() fills it (see rebuild); made with the first table of
-  // two huge pages or more.
-  std::unique_ptr<base::prefaulter> prefaulter_;
+  // Faults a new table's pages in while rebuild() fills it (see prefault); not owned, null: none.
+  base::prefaulter* prefaulter_ = nullptr;
 };
 
 }  // namespace leasekv::mvcc

@@ -27,7 +27,7 @@
 // Thread safety: none here; kv_store's caller holds the store's lock.
 #pragma once
 
-#include "base/memory.hpp"
+#include "base/node_arena.hpp"
 #include "mvcc/revision.hpp"
 
 #include <cstddef>

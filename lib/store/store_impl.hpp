@@ -15,6 +15,7 @@
 
 #include "base/executor_liveness.hpp"
 #include "base/mutex.hpp"
+#include "base/prefaulter.hpp"
 #include "lease/lessor.hpp"
 #include "mvcc/kv_store.hpp"
 #include "storage/data_dir.hpp"
@@ -309,6 +310,9 @@ struct store::impl final : lease::key_deleter, deferred_writes {
 
   mutable base::shared_mutex mu;
   mutable lock_queue waiting;  // see write_lock, read_lock and background_lock
+  // The store's one prefaulter, lent to kv's arenas and hash index (before kv: it outlives them); null
+  // with options::prefault_memory off.
+  const std::unique_ptr<base::prefaulter> prefaulter;
   mvcc::kv_store kv LEASEKV_GUARDED_BY(mu);
   lease::lessor lessor LEASEKV_GUARDED_BY(mu);
   // Keep-alive streams by next renewal time (ties in creation order).

@@ -3,6 +3,7 @@
 // prints the seed, and LEASEKV_TEST_SEED=<seed> replays it.
 #include <catch2/catch.hpp>
 
+#include "base/prefaulter.hpp"
 #include "mvcc/hash_index.hpp"
 #include "support/seeds.hpp"
 
@@ -59,8 +60,9 @@ TEST_CASE("hash index: finds, inserts and erases like a std::set under random ch
 TEST_CASE("hash index: keeps every key across growths into tables its prefaulter faults in", "[mvcc]") {
   // 400,000 keys grow the table past 4 MiB (600k slots and more): the rebuilds into it fault its pages
   // in on the prefaulter's thread while they place entries.
+  leasekv::base::prefaulter pf;  // declared first: it outlives the index
   entries es;
-  hash_index h;
+  hash_index h(true, &pf);
   std::vector<key_entry*> all;
   for (int i = 0; i < 400000; ++i) {
     all.push_back(es.make(fmt::format("/registry/pods/{:08d}", i)));
