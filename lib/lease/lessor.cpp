@@ -56,34 +56,28 @@ lease_id lessor::new_id(std::uint64_t random) {
 }
 
 result<void> lessor::revoke(lease_id id) {
-  lease_record* found = leases_.find(id);
-  if (found == nullptr) return errc::lease_not_found;
-  lease_record& rec = *found;
-  wheel_.cancel(rec);
-  // The keys leave the set before they are deleted, so the store's detaching of each deleted key finds
-  // nothing left to do.
+  const lease_record* rec = leases_.find(id);
+  if (rec == nullptr) return errc::lease_not_found;
+  // 1. Copy the keys; the lease stays whole while they are deleted.
   std::vector<key_ref> keys;
-  if (rec.keys) {
-    keys.assign(rec.keys->begin(), rec.keys->end());
-    rec.keys->clear();
-  }
+  if (rec->keys) keys.assign(rec->keys->begin(), rec->keys->end());
+  // 2. Delete them. The store detaches each deleted key from the lease on the way, as after any delete.
   auto deleted = deleter_.delete_lease_keys(id, keys);
+  lease_record* after = leases_.find(id);  // again: the deleter may have called the lessor
   if (!deleted) {
     // Not recorded (a failed write): the lease stays with its keys, due at its own deadline or, if that
-    // has passed, again in a second, when the write may succeed.
-    if (lease_record* again = leases_.find(id)) {
-      if (!keys.empty()) {
-        if (!again->keys) again->keys = std::make_unique<key_set>();
-        again->keys->insert(keys.begin(), keys.end());
-      }
-      if (!again->scheduled()) {
-        const std::int64_t retry = wheel_.now() + std::max<std::int64_t>(1, std::chrono::nanoseconds(std::chrono::seconds(1)) / tick_);
-        wheel_.schedule(*again, std::max(ticks_ceil(again->expires_at), retry));
-      }
+    // is sooner, in a second, when the write may succeed.
+    if (after != nullptr) {
+      const std::int64_t retry = wheel_.now() + std::max<std::int64_t>(1, std::chrono::nanoseconds(std::chrono::seconds(1)) / tick_);
+      wheel_.reschedule(*after, std::max(ticks_ceil(after->expires_at), retry));
     }
     return deleted.error();
   }
-  if (lease_record* gone = leases_.find(id)) leases_.erase(*gone);  // the deleter called back into us
+  // 3. Erase the lease.
+  if (after != nullptr) {
+    wheel_.cancel(*after);
+    leases_.erase(*after);
+  }
   return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 

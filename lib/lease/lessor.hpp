@@ -1,9 +1,13 @@
 // The lessor: leases, their attached keys, and their expiry on a timing wheel.
 //
-// It knows nothing of the MVCC store: revoking a lease hands its keys, sorted, to a key_deleter (the
-// store), which deletes them at one revision. Attachments are updated by the store from each write
-// group's changes (attach/detach), exactly as etcd's mvcc write txn does. The leases and their ids are
-// kept in a lease_table (lease_table.hpp).
+// It knows nothing of the MVCC store: revoking a lease hands its keys to a key_deleter (the store), which
+// deletes them at one revision. Attachments are updated by the store from each write group's changes
+// (attach/detach), exactly as etcd's mvcc write txn does; the leases and their ids are kept in a
+// lease_table (lease_table.hpp).
+//
+// Revoking, in three steps, as etcd's lessor does: the lease's keys are copied; the deleter deletes them
+// (and, as after any delete, the store detaches them from the lease, which is still whole); then the
+// lease is erased. The deleter is the only call out of the lessor, and nothing is half done around it.
 //
 // Time: deadlines are clock time points; the wheel counts ticks of `tick` from `origin`. A deadline is
 // rounded up to a tick and a wheel advance to `now` is rounded down, so a lease never expires before its
@@ -30,8 +34,11 @@ namespace leasekv::lease {
 class key_deleter {
  public:
   // Deletes `keys` (all attached to lease `id`, in no order) at one revision, and records the revoke.
-  // Called with the store's lock held. It may reorder `keys`. On failure nothing changed and the lease
-  // stays.
+  // Called with the store's lock held, by lessor::revoke (and by renew, which revokes an expired lease).
+  // It may reorder `keys`. During the call the lease is exactly as before the revoke: granted, its keys
+  // attached, its timer as it was; the deleter may call the lessor (the store detaches the keys it
+  // deletes, as after any delete), and revoke looks the lease up again afterwards. On failure nothing
+  // changed and the lease stays.
   virtual result<void> delete_lease_keys(lease_id id, std::vector<key_ref>& keys) = 0;
 
  protected:
@@ -49,8 +56,10 @@ class lessor {
   // lease_exists, lease_ttl_too_large (above max_lease_ttl) or invalid_argument (ttl <= 0 with no minimum).
   result<const lease_record*> grant(lease_id id, std::chrono::milliseconds ttl, clock::time_point now);
 
-  // Deletes the lease's keys (one revision, through the key_deleter) and the lease. Fails with
-  // lease_not_found.
+  // Deletes the lease's keys (one revision, through the key_deleter), then the lease: the keys are copied
+  // and handed to the deleter while the lease is still whole, and the lease is erased once the deleter
+  // succeeded. If it fails, its error is returned and the lease stays, with the keys still attached, due
+  // at its deadline or, if that is less than a second away, in a second. Fails with lease_not_found.
   result<void> revoke(lease_id id);
 
   // Restores the full TTL from `now`, and sets `*before` (if given) to the deadline it replaced. A lease
