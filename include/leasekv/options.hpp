@@ -38,8 +38,9 @@ struct tuning_options {
   // costs a cache miss without a TLB miss. Turn off where a huge page's first touch is expensive (some
   // VMs), or to keep resident memory in 4 KiB steps.
   bool huge_pages = true;
-  // Let one background thread of the store's (at idle priority) fault memory in ahead of the writers, so
-  // a write rarely waits for a page fault. Off: the store starts no such thread.
+  // Fault the store's fresh memory in ahead of its writes, on one thread of the store's own at idle
+  // priority (SCHED_IDLE), started once its memory first grows into regions of 2 MiB or more, so a write
+  // rarely waits for a page fault. Off: the store starts no such thread; nothing else changes.
   bool prefault_memory = true;
   // In memory only, with no watcher, puts in a row are held back (up to 32) and applied together, their
   // cache misses overlapping, once the store holds at least this many keys. Every other call applies them

@@ -1,8 +1,13 @@
 // The lessor: leases, their attached keys, and their expiry on a timing wheel.
 //
-// It knows nothing of the MVCC store: revoking a lease hands its keys, sorted, to a key_deleter (the
-// store), which deletes them at one revision. Attachments are updated by the store from each write
-// group's changes (attach/detach), exactly as etcd's mvcc write txn does.
+// It knows nothing of the MVCC store: revoking a lease hands its keys to a key_deleter (the store), which
+// deletes them at one revision. Attachments are updated by the store from each write group's changes
+// (attach/detach), exactly as etcd's mvcc write txn does; the leases and their ids are kept in a
+// lease_table (lease_table.hpp).
+//
+// Revoking, in three steps, as etcd's lessor does: the lease's keys are copied; the deleter deletes them
+// (and, as after any delete, the store detaches them from the lease, which is still whole); then the
+// lease is erased. The deleter is the only call out of the lessor, and nothing is half done around it.
 //
 // Time: deadlines are clock time points; the wheel counts ticks of `tick` from `origin`. A deadline is
 // rounded up to a tick and a wheel advance to `now` is rounded down, so a lease never expires before its
@@ -15,122 +20,25 @@
 #include "leasekv/error.hpp"
 #include "leasekv/lease.hpp"
 #include "leasekv/types.hpp"
+#include "lease/lease_table.hpp"
 #include "lease/timing_wheel.hpp"
 
-#include <array>
-#include <atomic>
-#include <bit>
 #include <chrono>
-#include <memory>
+#include <cstdint>
 #include <optional>
-#include <unordered_map>
-#include <unordered_set>
-#include <utility>
 #include <vector>
 
-namespace leasekv::mvcc {
-struct key_entry;
-}
-
 namespace leasekv::lease {
-
-// A key attached to a lease is named by the store's index entry for it, which the lessor never reads: the
-// store keeps an entry while its key is alive, and a key leaves its lease (detach) when it is deleted or
-// put without it. So a revoke hands the store its keys' entries, with no string to copy, hash or look up.
-using key_ref = const mvcc::key_entry*;
-using key_set = std::unordered_set<key_ref>;
-
-// A lease is its own wheel timer, so a fired timer leads straight back to its lease. Everything a renewal
-// reads or writes (the timer, id, TTL, deadline) shares one cache line; the attached keys live
-// elsewhere and only once there are any.
-struct alignas(64) lease_record : wheel_timer {
-  lease_id id = no_lease;            // no_lease: a free slot of the lease table
-  std::chrono::milliseconds ttl{0};  // granted (after the minimum-TTL raise)
-  clock::time_point expires_at;      // the deadline; the wheel holds it rounded up to a tick
-  std::unique_ptr<key_set> keys;     // attached keys, or null for none
-};
-static_assert(sizeof(void*) != 8 || sizeof(lease_record) == 64, "a lease record is one cache line");
-
-// The leases, by id, in slots that never move. An id the lessor chooses names its slot (see
-// lease_table::id_of), so finding it is one slot read; other ids (chosen by callers, or restored where
-// their slot was taken) are found through a small hash map. Slots live in chunks that double in size (64,
-// 128, ...); chunks of 2 MiB and more ask for transparent huge pages (unless told not to), so a million
-// leases cost no TLB misses.
-class lease_table {
- public:
-  explicit lease_table(bool huge_pages = true) : huge_pages_(huge_pages) {}
-  lease_table(const lease_table&) = delete;
-  lease_table& operator=(const lease_table&) = delete;
-  ~lease_table();
-
-  lease_record* find(lease_id id) const {
-    // The usual case inline (a renewal's one lookup): an id naming its own slot.
-    if (const std::uint32_t i = slot_of(id); i < used_) {
-      if (lease_record& r = slot(i); r.id == id && id != no_lease) return &r;
-    }
-    return find_elsewhere(id);
-  }
-  // Starts loading the slot `id` names into the cache. Safe without the owner's lock and for any id: it
-  // reads nothing but chunk pointers, which never change once set.
-  void prefetch(lease_id id) const;
-  // A fresh id naming the slot the next insert() without a slot of its own would take; `random` picks
-  // its upper bits. It may collide with a caller-chosen id: check with find().
-  lease_id id_for_next(std::uint64_t random);
-  // REQUIRES: find(id) == nullptr. Returns the new lease's slot, with only `id` set.
-  lease_record& insert(lease_id id);
-  // REQUIRES: rec is in the table. Frees its slot.
-  void erase(lease_record& rec);
-  std::size_t size() const { return size_; }
-  std::size_t slots() const { return used_; }  // slots ever handed out
-
-  template <class F>
-  void for_each(F&& f) const {
-    for (std::uint32_t i = 0; i < used_; ++i) {
-      if (const lease_record& r = slot(i); r.id != no_lease) f(r);
-    }
-  }
-
- private:
-  static constexpr std::uint32_t first_chunk = 64;
-  // The lower half of an id the table chose is its slot, masked by a function of the upper half, so ids
-  // look random rather than counting.
-  static std::uint32_t slot_mask(std::uint32_t upper) {
-    return static_cast<std::uint32_t>((upper * 0x9E3779B97F4A7C15ull) >> 32);
-  }
-  static std::uint32_t slot_of(lease_id id) {
-    const auto bits = static_cast<std::uint64_t>(id);
-    return static_cast<std::uint32_t>(bits) ^ slot_mask(static_cast<std::uint32_t>(bits >> 32));
-  }
-  static lease_id id_of(std::uint32_t slot, std::uint64_t random);
-  // Chunk c holds slots [first_chunk * (2^c - 1), first_chunk * (2^(c+1) - 1)): returns chunk, index in it.
-  static std::pair<std::size_t, std::size_t> locate(std::uint32_t i) {
-    const auto c = static_cast<std::size_t>(std::bit_width(i / first_chunk + 1) - 1);
-    return {c, i - first_chunk * ((std::size_t{1} << c) - 1)};
-  }
-  lease_record& slot(std::uint32_t i) const {
-    const auto [c, at] = locate(i);
-    return chunks_[c].load(std::memory_order_relaxed)[at];
-  }
-  lease_record* find_elsewhere(lease_id id) const;  // find() past its own slot
-  std::uint32_t next_free();
-  void extend_to(std::uint32_t slots);  // makes slots [0, slots) exist
-
-  static constexpr std::size_t max_chunks = 27;  // 64 * (2^27 - 1) slots: more than ids can name
-  std::array<std::atomic<lease_record*>, max_chunks> chunks_{};  // chunk c holds first_chunk << c slots
-  std::size_t chunk_count_ = 0;
-  std::uint32_t used_ = 0;             // slots [0, used_) have been handed out at least once
-  std::size_t size_ = 0;
-  std::vector<std::uint32_t> free_;  // freed slots; an entry may since have been taken by its own id
-  std::unordered_map<lease_id, std::uint32_t> elsewhere_;  // ids not in the slot they name
-  bool huge_pages_ = true;
-};
 
 // What the lessor needs from the store.
 class key_deleter {
  public:
   // Deletes `keys` (all attached to lease `id`, in no order) at one revision, and records the revoke.
-  // Called with the store's lock held. It may reorder `keys`. On failure nothing changed and the lease
-  // stays.
+  // Called with the store's lock held, by lessor::revoke (and by renew, which revokes an expired lease).
+  // It may reorder `keys`. During the call the lease is exactly as before the revoke: granted, its keys
+  // attached, its timer as it was; the deleter may call the lessor (the store detaches the keys it
+  // deletes, as after any delete), and revoke looks the lease up again afterwards. On failure nothing
+  // changed and the lease stays.
   virtual result<void> delete_lease_keys(lease_id id, std::vector<key_ref>& keys) = 0;
 
  protected:
@@ -148,8 +56,10 @@ class lessor {
   // lease_exists, lease_ttl_too_large (above max_lease_ttl) or invalid_argument (ttl <= 0 with no minimum).
   result<const lease_record*> grant(lease_id id, std::chrono::milliseconds ttl, clock::time_point now);
 
-  // Deletes the lease's keys (one revision, through the key_deleter) and the lease. Fails with
-  // lease_not_found.
+  // Deletes the lease's keys (one revision, through the key_deleter), then the lease: the keys are copied
+  // and handed to the deleter while the lease is still whole, and the lease is erased once the deleter
+  // succeeded. If it fails, its error is returned and the lease stays, with the keys still attached, due
+  // at its deadline or, if that is less than a second away, in a second. Fails with lease_not_found.
   result<void> revoke(lease_id id);
 
   // Restores the full TTL from `now`, and sets `*before` (if given) to the deadline it replaced. A lease

@@ -1,6 +1,6 @@
 #include "mvcc/change_log.hpp"
 
-#include "base/memory.hpp"
+#include "base/region.hpp"
 
 #include <algorithm>
 #include <vector>

@@ -1,4 +1,4 @@
-// The key index: every key's history, newest first, and two indexes over the keys.
+// The key index (etcd's keyIndex): every key's history, newest first.
 //
 // A key is one key_entry (its bytes inline) pointing at a chain of key_versions, newest first. A version
 // is a put (version >= 1, with its value inline) or a tombstone (version == 0) that ends a generation.
@@ -21,13 +21,13 @@
 //   compact(6): [5.0]
 //   and after a delete at 6.0, compact(6) frees the whole entry.
 //
-// The indexes: hash_index (here) finds one key in O(1) (put, get, delete of one key); ordered_index
-// (ordered_index.hpp) keeps the keys sorted for ranges.
+// Two indexes point at entries: hash_index (hash_index.hpp) finds one key in O(1) (put, get, delete of
+// one key); ordered_index (ordered_index.hpp) keeps the keys sorted for ranges.
 //
 // Thread safety: none here; kv_store's caller holds the store's lock.
 #pragma once
 
-#include "base/memory.hpp"
+#include "base/node_arena.hpp"
 #include "mvcc/revision.hpp"
 
 #include <cstddef>
@@ -83,7 +83,7 @@ static_assert(sizeof(key_version) == 32);
 
 struct key_entry {
   key_version* head = nullptr;  // owned: newest version first
-  std::uint32_t hash = 0;
+  std::uint32_t hash = 0;  // hash_key(key()) (hash_index.hpp)
   std::uint32_t key_size = 0;
 
   std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
@@ -104,61 +104,6 @@ struct key_entry {
   static key_entry* make(base::node_arena& a, std::string_view key, std::uint32_t hash);
   // Frees the entry and its whole chain.
   static void destroy(base::node_arena& a, key_entry* e) noexcept;
-};
-
-std::uint32_t hash_key(std::string_view key) noexcept;
-
-// Open addressing with linear probing, at most 3/4 full. A slot holds a key_entry pointer with 16 bits of
-// the key's hash in the pointer's unused top bits, so a probe skips non-matching slots without touching
-// their entries (a cache miss each). Where pointers use those bits, tagging turns itself off.
-class hash_index {
- public:
-  explicit hash_index(bool huge_pages = true);
-  ~hash_index();
-  hash_index(const hash_index&) = delete;
-  hash_index& operator=(const hash_index&) = delete;
-
-  key_entry* find(std::string_view key, std::uint32_t hash) const;
-  // Starts loading the slot where a search for `hash` begins.
-  void prefetch(std::uint32_t hash) const { __builtin_prefetch(slots_ + home(hash, capacity_)); }
-  // The first entry of `hash`'s probe run whose tag matches, likely (not surely) the one with the key; or
-  // null when the run has none, so the key is surely absent. Reads slots only.
-  const key_entry* candidate(std::uint32_t hash) const;
-  // REQUIRES: no entry with e's key is present.
-  void insert(key_entry* e);
-  // REQUIRES: e is present.
-  void erase(const key_entry* e);
-  std::size_t size() const { return size_; }
-
- private:
-  static constexpr int tag_shift = 48;
-  static constexpr std::uintptr_t pointer_mask = (std::uintptr_t{1} << tag_shift) - 1;
-  std::uintptr_t tag_of(std::uint32_t hash) const {
-    // Mixed so that entries sharing a probe run (equal low bits) still get different tags.
-    return tagging_ ? std::uintptr_t{(hash * 0x9E3779B1u) >> 16} << tag_shift : 0;
-  }
-  static key_entry* entry_of(std::uintptr_t slot) { return reinterpret_cast<key_entry*>(slot & pointer_mask); }
-  static std::size_t home(std::uint32_t hash, std::size_t capacity);
-  // The first entry of `hash`'s probe run whose tag matches and for which match(entry) holds, or null.
-  template <class Match>
-  key_entry* probe(std::uint32_t hash, Match match) const;
-  // Puts `e` in the first free slot from `i` on (its home in `slots`).
-  void place_at(std::uintptr_t* slots, std::size_t capacity, std::size_t i, key_entry* e) const;
-  void rebuild(std::size_t capacity);
-  // Asks prefaulter_ for a new table's pages after its first (tables of two huge pages and more).
-  void prefault(void* table, std::size_t bytes);
-  // Frees slots_, first taking back whatever was asked of prefaulter_ for it.
-  void free_table() noexcept;
-
-  // A region of its own (huge pages once it is 2 MiB), so a probe costs one cache miss and no TLB miss.
-  std::uintptr_t* slots_ = nullptr;  // 0: empty
-  std::size_t capacity_ = 0;
-  std::size_t size_ = 0;
-  bool huge_pages_ = true;
-  bool tagging_ = sizeof(void*) == 8;
-  // Faults a new table's pages in while rebuild() fills it (see rebuild); made with the first table of
-  // two huge pages or more.
-  std::unique_ptr<base::prefaulter> prefaulter_;
 };
 
 }  // namespace leasekv::mvcc

@@ -12,6 +12,7 @@
 #include "leasekv/error.hpp"
 #include "leasekv/types.hpp"
 #include "mvcc/change_log.hpp"
+#include "mvcc/hash_index.hpp"
 #include "mvcc/key_index.hpp"
 #include "mvcc/ordered_index.hpp"
 
@@ -73,8 +74,10 @@ void for_each_hit(const std::vector<range_hit>& hits, F&& f) {
 
 class kv_store {
  public:
-  // huge_pages: see options::huge_pages.
-  explicit kv_store(bool huge_pages = true) : arena_(huge_pages), hash_(huge_pages), ordered_(huge_pages) {}
+  // huge_pages: see options::huge_pages. `prefault`, if not null, faults the store's arenas and hash
+  // table in ahead of their first writes (base/prefaulter.hpp). REQUIRES: it outlives the kv_store.
+  explicit kv_store(bool huge_pages = true, base::prefaulter* prefault = nullptr)
+      : arena_(huge_pages, prefault), hash_(huge_pages, prefault), ordered_(huge_pages, prefault) {}
   ~kv_store();
   kv_store(const kv_store&) = delete;
   kv_store& operator=(const kv_store&) = delete;

@@ -25,7 +25,7 @@
 // Thread safety: none; kv_store's caller holds the store's lock.
 #pragma once
 
-#include "base/memory.hpp"
+#include "base/node_arena.hpp"
 #include "mvcc/key_index.hpp"
 
 #include <array>
@@ -48,7 +48,8 @@ class ordered_index {
     friend bool operator==(const position&, const position&) = default;
   };
 
-  explicit ordered_index(bool huge_pages = true) : arena_(huge_pages) {}
+  // huge_pages and `prefault`: as for the node arena its nodes come from (base/node_arena.hpp).
+  explicit ordered_index(bool huge_pages = true, base::prefaulter* prefault = nullptr) : arena_(huge_pages, prefault) {}
   ordered_index(const ordered_index&) = delete;
   ordered_index& operator=(const ordered_index&) = delete;
 

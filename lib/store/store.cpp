@@ -47,7 +47,8 @@ embedded_store::impl::impl(options o)
       cluster_id(opts.cluster_id != 0 ? opts.cluster_id : detail::random_id()),
       member_id(opts.member_id != 0 ? opts.member_id : detail::random_id()),
       lim{opts.max_request_bytes, opts.max_txn_ops},
-      kv(opts.tuning.huge_pages),
+      prefaulter(opts.tuning.prefault_memory ? std::make_unique<base::prefaulter>() : nullptr),
+      kv(opts.tuning.huge_pages, prefaulter.get()),
       lessor(*this, clk->now(), opts.tuning.lease_tick, opts.min_lease_ttl, opts.tuning.huge_pages) {
   waiting.owner = this;
 }

@@ -13,6 +13,7 @@
 #include "leasekv/store.hpp"
 
 #include "base/mutex.hpp"
+#include "base/prefaulter.hpp"
 #include "lease/lessor.hpp"
 #include "mvcc/kv_store.hpp"
 #include "storage/data_dir.hpp"
@@ -154,6 +155,9 @@ struct embedded_store::impl final : lease::key_deleter, deferred_writes {
 
   mutable base::shared_mutex mu;
   mutable lock_queue waiting;  // see write_lock, read_lock and background_lock
+  // The store's one prefaulter, lent to kv's arenas and hash index (before kv: it outlives them); null
+  // with options::prefault_memory off.
+  const std::unique_ptr<base::prefaulter> prefaulter;
   mvcc::kv_store kv LEASEKV_GUARDED_BY(mu);
   lease::lessor lessor LEASEKV_GUARDED_BY(mu);
   detail::keep_alive_schedule keep_alives LEASEKV_GUARDED_BY(mu);

@@ -22,7 +22,9 @@ storage::lease_op_record lease_op(storage::lease_op_kind kind, lease_id id) {
 
 }  // namespace
 
-// key_deleter: the lessor revoking a lease. It runs inside lessor calls made under `mu`.
+// key_deleter: the lessor revoking a lease. It runs inside lessor calls made under `mu`, while the lease
+// is still whole: after_write() detaches the deleted keys from it, as after any delete, and the lessor
+// erases the lease once this succeeded.
 result<void> embedded_store::impl::delete_lease_keys(lease_id id, std::vector<lease::key_ref>& keys) {
   // In key order, as etcd deletes them: the revision's events and log record are the same every time.
   std::sort(keys.begin(), keys.end(), [](lease::key_ref a, lease::key_ref b) { return a->key() < b->key(); });

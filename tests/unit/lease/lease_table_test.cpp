@@ -3,7 +3,7 @@
 // prints the seed, and LEASEKV_TEST_SEED=<seed> replays it.
 #include <catch2/catch.hpp>
 
-#include "lease/lessor.hpp"
+#include "lease/lease_table.hpp"
 #include "support/seeds.hpp"
 
 #include <map>
