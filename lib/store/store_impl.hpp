@@ -19,6 +19,7 @@
 #include "mvcc/kv_store.hpp"
 #include "storage/data_dir.hpp"
 #include "store/expiry_driver.hpp"
+#include "store/held_back_puts.hpp"
 #include "store/validate.hpp"
 #include "watch/watch_hub.hpp"
 
@@ -202,11 +203,6 @@ class LEASEKV_SCOPED_CAPABILITY background_lock {
 // about that long behind it at most. Counted rather than timed, so it reads no clock.
 inline constexpr std::size_t expiry_hold_work = 2048;
 
-// Puts in a row are held back, up to this many, and applied together (store::impl::apply_deferred).
-inline constexpr std::size_t max_deferred_puts = mvcc::kv_store::max_prefetched_puts;
-// A put whose key and value are larger is never held back.
-inline constexpr std::size_t max_deferred_put_bytes = 4096;
-
 struct store::impl final : lease::key_deleter, deferred_writes {
   explicit impl(options o);
 
@@ -227,7 +223,7 @@ struct store::impl final : lease::key_deleter, deferred_writes {
   // every data-adding write until compaction brings the store back under the quota.
   result<void> check_quota(std::uint64_t adding) const LEASEKV_REQUIRES_SHARED(mu) {
     if (opts.quota_bytes == 0) return BOOST_OUTCOME_V2_NAMESPACE::success();
-    if (no_space_alarm.load(std::memory_order_relaxed) || kv.bytes() + deferred_bytes() + adding > opts.quota_bytes) {
+    if (no_space_alarm.load(std::memory_order_relaxed) || kv.bytes() + held.bytes() + adding > opts.quota_bytes) {
       no_space_alarm.store(true, std::memory_order_relaxed);
       return errc::no_space;
     }
@@ -240,15 +236,14 @@ struct store::impl final : lease::key_deleter, deferred_writes {
   result<Response> read_range(const key_range& r, const range_options& o, Fill fill) const LEASEKV_EXCLUDES(mu);
 
   // ---- the write path (store.cpp, persistence.cpp) ----
-  // Whether a put may be held back (store::put): in memory only, with no watcher to tell, nothing it
-  // returns that depends on the store (prev_kv), nothing it reads from the key (ignore_value,
-  // ignore_lease), and small.
+  // Whether a put may be held back (store::put): in memory only, with no watcher to tell, in a store of
+  // at least options::hold_back_puts_from_keys keys, no background work in progress, and the put itself
+  // one that may be (held_back_puts::may_hold).
   bool can_defer(std::string_view key, std::string_view value, const put_options& o) const LEASEKV_REQUIRES_SHARED(mu);
-  // Holds a checked put back; returns its revision. Applies the held puts once there are
-  // max_deferred_puts of them.
+  // Holds a checked put back; returns its revision. Applies the held puts once the buffer is full.
   std::int64_t defer_put(std::string_view key, std::string_view value, lease_id lease) LEASEKV_REQUIRES(mu);
   // Applies the held puts, in order, each in a write group of its own: exactly what applying each at once
-  // would have done, with their cache misses overlapping (kv_store::prefetch_puts).
+  // would have done, with their cache misses overlapping (held_back_puts::apply).
   void apply_deferred() override LEASEKV_REQUIRES(mu);
   void after_write() LEASEKV_REQUIRES(mu);
   // kv.end_write(), after_write() and maybe_snapshot(), for a write group commit() accepted.
@@ -315,19 +310,7 @@ struct store::impl final : lease::key_deleter, deferred_writes {
   std::map<std::pair<clock::time_point, std::uint64_t>, std::shared_ptr<keep_alive::state>> renewals
       LEASEKV_GUARDED_BY(mu);
   std::uint64_t renewal_seq LEASEKV_GUARDED_BY(mu) = 0;
-  // Held-back puts: key and value sizes and lease, in order; their keys and values back to back in
-  // deferred_data.
-  struct deferred_put {
-    std::uint32_t key_size;
-    std::uint32_t value_size;
-    lease_id lease;
-  };
-  std::vector<deferred_put> deferred LEASEKV_GUARDED_BY(mu);
-  std::string deferred_data LEASEKV_GUARDED_BY(mu);
-  // What the held-back puts will add to kv.bytes().
-  std::uint64_t deferred_bytes() const LEASEKV_REQUIRES_SHARED(mu) {
-    return deferred_data.size() + deferred.size() * mvcc::kv_store::version_overhead;
-  }
+  detail::held_back_puts held LEASEKV_GUARDED_BY(mu);  // see can_defer and apply_deferred
   // Watchers with progress_notify, by next notification time.
   std::map<std::pair<clock::time_point, std::uint64_t>, std::weak_ptr<watcher::state>> progress_timers
       LEASEKV_GUARDED_BY(mu);
