@@ -166,13 +166,16 @@ void kv_store::put(std::string_view key, std::uint32_t h, ordered_index::hint wh
   log_.append(e, v);
 }
 
-void kv_store::prefetch_puts(std::span<const std::string_view> keys, std::span<const std::uint32_t> hashes,
-                             std::span<ordered_index::hint> where) const {
-  const std::size_t n = std::min({keys.size(), hashes.size(), where.size(), max_prefetched_puts});
-  for (std::size_t i = 0; i < n; ++i) hash_.prefetch(hashes[i]);
+void kv_store::prefetch_puts(std::span<const pending_put> puts, put_plan& plan) const {
+  const std::size_t n = std::min(puts.size(), put_batch);
+  auto& hashes = plan.hashes;
+  for (std::size_t i = 0; i < n; ++i) {
+    hashes[i] = hash_key(puts[i].key);
+    hash_.prefetch(hashes[i]);
+  }
   // The entries the slots name. A key whose slot names none is new: its search goes down the ordered
   // index.
-  std::array<const key_entry*, max_prefetched_puts> entries;
+  std::array<const key_entry*, put_batch> entries;
   for (std::size_t i = 0; i < n; ++i) {
     entries[i] = hash_.candidate(hashes[i]);
     if (entries[i] != nullptr) {
@@ -182,16 +185,16 @@ void kv_store::prefetch_puts(std::span<const std::string_view> keys, std::span<c
   }
   // An entry with the key: its newest version. Otherwise (none, or another key's tag: most likely a new
   // key) the ordered index, a level per round for all such keys together.
-  std::array<ordered_index::descent, max_prefetched_puts> down{};
-  std::array<bool, max_prefetched_puts> going{};
+  std::array<ordered_index::descent, put_batch> down{};
+  std::array<bool, put_batch> going{};
   bool more = false;
   for (std::size_t i = 0; i < n; ++i) {
     const key_entry* e = entries[i];
-    if (e != nullptr && e->hash == hashes[i] && e->key() == keys[i]) {
+    if (e != nullptr && e->hash == hashes[i] && e->key() == puts[i].key) {
       e->head->prefetch_fields();
     } else {
       down[i] = ordered_.start_descent();
-      going[i] = ordered_.descend(down[i], keys[i]);
+      going[i] = ordered_.descend(down[i], puts[i].key);
       more = more || going[i];
     }
   }
@@ -199,12 +202,12 @@ void kv_store::prefetch_puts(std::span<const std::string_view> keys, std::span<c
     more = false;
     for (std::size_t i = 0; i < n; ++i) {
       if (going[i]) {
-        going[i] = ordered_.descend(down[i], keys[i]);
+        going[i] = ordered_.descend(down[i], puts[i].key);
         more = more || going[i];
       }
     }
   }
-  for (std::size_t i = 0; i < n; ++i) where[i] = ordered_.hint_of(down[i]);
+  for (std::size_t i = 0; i < n; ++i) plan.where[i] = ordered_.hint_of(down[i]);
 }
 
 void kv_store::bury(key_entry* e) {

@@ -4,6 +4,8 @@
 // that depend on its state: compacted and future revisions. Writes are grouped: begin_write(), any number
 // of put()/delete_range(), end_write(). All changes of one group share one main revision, each with its
 // own sub-revision; a group that changed nothing takes no revision. Reads inside a group see its writes.
+// Puts in a row can be applied together (apply_puts), each in a group of its own, with their cache
+// misses overlapping.
 //
 // Thread safety: none. The store holds its lock exclusively around writes and compaction batches and
 // shared around reads; versions are immutable once linked, so concurrent readers are safe.
@@ -16,6 +18,8 @@
 #include "mvcc/key_index.hpp"
 #include "mvcc/ordered_index.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -37,6 +41,13 @@ struct range_result {
   bool more = false;
   std::int64_t count = 0;
   std::int64_t revision = 0;  // the view's revision
+};
+
+// A put for kv_store::apply_puts. The key's and value's bytes stay the caller's.
+struct pending_put {
+  std::string_view key;
+  std::string_view value;
+  lease_id lease;
 };
 
 // One key of a range read: its entry and the version read. Valid until the next write or compaction.
@@ -119,19 +130,16 @@ class kv_store {
            bool ignore_lease, std::optional<key_value>* prev) {
     put(key, hash_key(key), {}, value, lease, ignore_value, ignore_lease, prev);
   }
-  // The same, for a caller that has the key's hash_key() already and, for a key prefetch_puts() found
-  // new, where in the ordered index it goes (else an empty hint).
-  void put(std::string_view key, std::uint32_t hash, ordered_index::hint where, std::string_view value, lease_id lease,
-           bool ignore_value, bool ignore_lease, std::optional<key_value>* prev);
-  // Starts loading what put() of each of `keys` (at most max_prefetched_puts; hashes[i] is
-  // hash_key(keys[i])) reads, for all the keys a step at a time so that their cache misses overlap
-  // instead of queuing: the hash slot; then the entry it names and that entry's newest version; for a new
-  // key, the ordered index's nodes down to its leaf, which it writes to where[i] for put() (an empty hint
-  // for other keys). Changes nothing, and needs no write group. The hints stay good while only puts
-  // follow (see ordered_index::hint).
-  void prefetch_puts(std::span<const std::string_view> keys, std::span<const std::uint32_t> hashes,
-                     std::span<ordered_index::hint> where) const;
-  static constexpr std::size_t max_prefetched_puts = 32;
+  // Applies `puts` in order, each in a write group of its own, exactly as begin_write(),
+  // put(key, value, lease, false, false, nullptr) and end_write() would, and calls committed() after each
+  // group ends (the caller hands that group's changes() on there). A batch of put_batch puts at a time
+  // waits on memory about as long as one put: their cache misses overlap. If a put, or the committed()
+  // after it, throws, nothing after it is applied: the puts before it stay applied (it too, if
+  // committed() threw). REQUIRES: no write group open; keys non-empty.
+  template <class Committed>
+  void apply_puts(std::span<const pending_put> puts, Committed&& committed);
+  // The puts apply_puts() loads together: a caller that holds puts back gains nothing from holding more.
+  static constexpr std::size_t put_batch = 32;
   // Deletes the key of `e` (an entry of this store, found earlier: entries outlive their keys' lives) if
   // it is alive; returns whether it was.
   bool delete_entry(const key_entry* e);
@@ -179,6 +187,21 @@ class kv_store {
 
  private:
   key_entry* find(std::string_view key) const { return hash_.find(key, hash_key(key)); }
+  // put() for a caller that has the key's hash_key() and, for a key prefetch_puts() found new, where in
+  // the ordered index it goes (else an empty hint).
+  void put(std::string_view key, std::uint32_t hash, ordered_index::hint where, std::string_view value, lease_id lease,
+           bool ignore_value, bool ignore_lease, std::optional<key_value>* prev);
+  // For each put of a batch: its key's hash_key(), and for a new key where in the ordered index it goes.
+  struct put_plan {
+    std::array<std::uint32_t, put_batch> hashes;
+    std::array<ordered_index::hint, put_batch> where;
+  };
+  // Fills `plan` for `puts` (at most put_batch) and starts loading what put() of each reads, for all the
+  // keys a step at a time so that their cache misses overlap instead of queuing: the hash slot; then the
+  // entry it names and that entry's newest version; for a new key, the ordered index's nodes down to its
+  // leaf (a hint for other keys is empty). Changes nothing, and needs no write group. The hints stay good
+  // while only puts follow (see ordered_index::hint).
+  void prefetch_puts(std::span<const pending_put> puts, put_plan& plan) const;
   // The index positions [first, stop) of a range with a range_end: found once, so a walk compares no
   // key against the range's end.
   std::pair<ordered_index::position, ordered_index::position> span(const key_range& r) const;
@@ -201,6 +224,26 @@ class kv_store {
   change_log log_;
   bool restoring_ = false;  // restored versions' records are not in revision order yet
 };
+
+template <class Committed>
+void kv_store::apply_puts(std::span<const pending_put> puts, Committed&& committed) {
+  // A descent loads only a leaf's header and heads; this many puts ahead of its insert, a new key's leaf
+  // is loaded again, whole: a put takes about twice as long as a leaf's lines take to arrive.
+  constexpr std::size_t leaf_lead = 2;
+  put_plan plan;
+  while (!puts.empty()) {
+    const auto batch = puts.first(std::min(puts.size(), put_batch));
+    prefetch_puts(batch, plan);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (i + leaf_lead < batch.size()) ordered_index::prefetch(plan.where[i + leaf_lead]);
+      begin_write();
+      put(batch[i].key, plan.hashes[i], plan.where[i], batch[i].value, batch[i].lease, false, false, nullptr);
+      end_write();
+      committed();
+    }
+    puts = puts.subspan(batch.size());
+  }
+}
 
 template <class F>
 void kv_store::for_each_live(const key_range& r, std::int64_t rev, F&& f) const {

@@ -5,10 +5,8 @@
 #include <spdlog/logger.h>
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <random>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -74,56 +72,32 @@ std::int64_t embedded_store::impl::finish_write() {
 }
 
 bool embedded_store::impl::can_defer(std::string_view key, std::string_view value, const put_options& o) const {
-  return !dir && !o.prev_kv && !o.ignore_value && !o.ignore_lease && hub->empty() &&
-         key.size() + value.size() <= max_deferred_put_bytes && kv.entries() >= opts.tuning.hold_back_puts_from_keys &&
-         waiting.draining.load(std::memory_order_relaxed) == 0;
+  return !dir && hub->empty() && detail::held_back_puts::may_hold(key, value, o) &&
+         kv.entries() >= opts.tuning.hold_back_puts_from_keys && waiting.draining.load(std::memory_order_relaxed) == 0;
 }
 
 std::int64_t embedded_store::impl::defer_put(std::string_view key, std::string_view value, lease_id lease) {
-  deferred.push_back({static_cast<std::uint32_t>(key.size()), static_cast<std::uint32_t>(value.size()), lease});
-  deferred_data.append(key).append(value);
+  held.add(key, value, lease);
   waiting.deferred.store(true, std::memory_order_relaxed);
-  const std::int64_t rev = kv.current_revision() + static_cast<std::int64_t>(deferred.size());
-  if (deferred.size() == max_deferred_puts) apply_deferred();
+  const std::int64_t rev = kv.current_revision() + static_cast<std::int64_t>(held.size());
+  if (held.full()) apply_deferred();
   return rev;
 }
 
 void embedded_store::impl::apply_deferred() {
   waiting.deferred.store(false, std::memory_order_relaxed);
-  if (deferred.empty()) return;
-  std::array<std::string_view, max_deferred_puts> keys;
-  std::array<std::string_view, max_deferred_puts> values;
-  std::array<std::uint32_t, max_deferred_puts> hashes;
-  const std::size_t n = deferred.size();
-  const std::string_view data = deferred_data;
-  std::size_t at = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    keys[i] = data.substr(at, deferred[i].key_size);
-    at += deferred[i].key_size;
-    values[i] = data.substr(at, deferred[i].value_size);
-    at += deferred[i].value_size;
-    hashes[i] = mvcc::hash_key(keys[i]);
-  }
-  std::array<mvcc::ordered_index::hint, max_deferred_puts> where;
-  kv.prefetch_puts(std::span(keys.data(), n), std::span(hashes.data(), n), std::span(where.data(), n));
-  constexpr std::size_t leaf_lead = 2;  // puts ahead: each takes ~400 ns, a leaf's lines ~200 ns to come
-  std::size_t i = 0;
+  if (held.empty()) return;
   try {
-    for (; i < n; ++i) {
-      if (i + leaf_lead < n) mvcc::ordered_index::prefetch(where[i + leaf_lead]);
-      kv.begin_write();
-      kv.put(keys[i], hashes[i], where[i], values[i], deferred[i].lease, false, false, nullptr);
-      finish_write();  // in memory only there is nothing to commit()
-    }
+    // In memory only there is nothing to commit(): after each put, what finish_write() does after
+    // end_write(). The lock is held by the caller; the analysis cannot follow a lambda, so it is told.
+    held.apply(kv, [this]() LEASEKV_NO_THREAD_SAFETY_ANALYSIS {
+      after_write();
+      maybe_snapshot();
+    });
   } catch (...) {
-    // Out of memory: the puts applied so far leave the buffer, the rest wait for the next try.
-    deferred_data.erase(0, static_cast<std::size_t>(keys[i].data() - data.data()));
-    deferred.erase(deferred.begin(), deferred.begin() + static_cast<std::ptrdiff_t>(i));
-    waiting.deferred.store(true, std::memory_order_relaxed);
+    waiting.deferred.store(true, std::memory_order_relaxed);  // out of memory: the puts left wait for the next try
     throw;
   }
-  deferred.clear();
-  deferred_data.clear();
 }
 
 namespace {

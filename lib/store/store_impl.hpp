@@ -21,6 +21,7 @@
 #include "store/expiry_driver.hpp"
 #include "store/keep_alive_stream.hpp"
 #include "store/lock_queue.hpp"
+#include "store/held_back_puts.hpp"
 #include "store/validate.hpp"
 #include "watch/watch_hub.hpp"
 
@@ -49,11 +50,6 @@ using detail::write_lock;
 // figure). Counted rather than timed, so it reads no clock.
 inline constexpr std::size_t expiry_hold_work = 2048;
 
-// Puts in a row are held back, up to this many, and applied together (embedded_store::impl::apply_deferred).
-inline constexpr std::size_t max_deferred_puts = mvcc::kv_store::max_prefetched_puts;
-// A put whose key and value are larger is never held back.
-inline constexpr std::size_t max_deferred_put_bytes = 4096;
-
 struct embedded_store::impl final : lease::key_deleter, deferred_writes {
   explicit impl(options o);
 
@@ -74,7 +70,7 @@ struct embedded_store::impl final : lease::key_deleter, deferred_writes {
   // every data-adding write until compaction brings the store back under the quota.
   result<void> check_quota(std::uint64_t adding) const LEASEKV_REQUIRES_SHARED(mu) {
     if (opts.quota_bytes == 0) return BOOST_OUTCOME_V2_NAMESPACE::success();
-    if (no_space_alarm.load(std::memory_order_relaxed) || kv.bytes() + deferred_bytes() + adding > opts.quota_bytes) {
+    if (no_space_alarm.load(std::memory_order_relaxed) || kv.bytes() + held.bytes() + adding > opts.quota_bytes) {
       no_space_alarm.store(true, std::memory_order_relaxed);
       return errc::no_space;
     }
@@ -87,15 +83,14 @@ struct embedded_store::impl final : lease::key_deleter, deferred_writes {
   result<Response> read_range(const key_range& r, const range_options& o, Fill fill) const LEASEKV_EXCLUDES(mu);
 
   // ---- the write path (store.cpp, persistence.cpp) ----
-  // Whether a put may be held back (store::put): in memory only, with no watcher to tell, nothing it
-  // returns that depends on the store (prev_kv), nothing it reads from the key (ignore_value,
-  // ignore_lease), and small.
+  // Whether a put may be held back (store::put): in memory only, with no watcher to tell, in a store of
+  // at least options::hold_back_puts_from_keys keys, no background work in progress, and the put itself
+  // one that may be (held_back_puts::may_hold).
   bool can_defer(std::string_view key, std::string_view value, const put_options& o) const LEASEKV_REQUIRES_SHARED(mu);
-  // Holds a checked put back; returns its revision. Applies the held puts once there are
-  // max_deferred_puts of them.
+  // Holds a checked put back; returns its revision. Applies the held puts once the buffer is full.
   std::int64_t defer_put(std::string_view key, std::string_view value, lease_id lease) LEASEKV_REQUIRES(mu);
   // Applies the held puts, in order, each in a write group of its own: exactly what applying each at once
-  // would have done, with their cache misses overlapping (kv_store::prefetch_puts).
+  // would have done, with their cache misses overlapping (held_back_puts::apply).
   void apply_deferred() override LEASEKV_REQUIRES(mu);
   void after_write() LEASEKV_REQUIRES(mu);
   // kv.end_write(), after_write() and maybe_snapshot(), for a write group commit() accepted.
@@ -161,19 +156,7 @@ struct embedded_store::impl final : lease::key_deleter, deferred_writes {
   mvcc::kv_store kv LEASEKV_GUARDED_BY(mu);
   lease::lessor lessor LEASEKV_GUARDED_BY(mu);
   detail::keep_alive_schedule keep_alives LEASEKV_GUARDED_BY(mu);
-  // Held-back puts: key and value sizes and lease, in order; their keys and values back to back in
-  // deferred_data.
-  struct deferred_put {
-    std::uint32_t key_size;
-    std::uint32_t value_size;
-    lease_id lease;
-  };
-  std::vector<deferred_put> deferred LEASEKV_GUARDED_BY(mu);
-  std::string deferred_data LEASEKV_GUARDED_BY(mu);
-  // What the held-back puts will add to kv.bytes().
-  std::uint64_t deferred_bytes() const LEASEKV_REQUIRES_SHARED(mu) {
-    return deferred_data.size() + deferred.size() * mvcc::kv_store::version_overhead;
-  }
+  detail::held_back_puts held LEASEKV_GUARDED_BY(mu);  // see can_defer and apply_deferred
   std::shared_ptr<detail::watch_hub> hub;  // set by start(); then constant
 
   std::unique_ptr<storage::data_dir> dir;  // null in memory-only mode

@@ -1,5 +1,5 @@
 // Background work (compaction, an expiry storm, a watcher's catch-up) lets waiting writers through
-// between its batches (store::impl::let_writers_through, i.e. lock_queue::let_writers_through): here the
+// between its batches (embedded_store::impl::let_writers_through, i.e. lock_queue::let_writers_through): here the
 // writer is known to be waiting (counted in the queue) when a batch ends, so it must have had the lock
 // before the next batch starts, every time. A store-level test cannot know
 // that its writer was waiting at a batch boundary rather than descheduled (a compaction of 100,000 keys

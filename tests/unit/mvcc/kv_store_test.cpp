@@ -2,8 +2,13 @@
 
 #include "mvcc/kv_store.hpp"
 
+#include <fmt/core.h>
+
+#include <new>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 using leasekv::errc;
 using leasekv::key_range;
@@ -159,4 +164,88 @@ TEST_CASE("kv_store: the change log spans chunks and frees them as compaction pa
   CHECK(kv.log().at(kv.log().begin()).version->mod_main == 200000);
   REQUIRE(kv.set_compacted(n + 1));
   CHECK(kv.log().size() == 1);
+}
+
+namespace {
+
+// Every version of every key, oldest first per key, with the fields reads return.
+std::string history_text(const kv_store& kv) {
+  std::string out;
+  kv.for_each_entry([&](const leasekv::mvcc::key_entry& e) {
+    std::vector<const leasekv::mvcc::key_version*> chain;
+    for (const auto* v = e.head; v != nullptr; v = v->older) chain.push_back(v);
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      const auto kv1 = leasekv::mvcc::to_key_value(e, **it);
+      out += fmt::format("{}@{}.{} c{} v{} l{} ={} ", kv1.key, kv1.mod_revision, (*it)->rev().sub, kv1.create_revision,
+                         kv1.version, kv1.lease, kv1.value);
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("kv_store: puts applied together end as the same puts applied one group each would", "[mvcc]") {
+  // apply_puts loads a batch's keys ahead and inserts new ones at the leaves it found first: new keys
+  // between and after existing ones, existing keys, a key twice in a batch, more puts than one batch.
+  kv_store together(false);
+  kv_store one_by_one(false);
+  auto key = [](int i) { return fmt::format("/registry/pods/{:08d}", i); };
+  auto put_one = [](kv_store& kv, std::string_view k, std::string_view v, leasekv::lease_id lease) {
+    kv.begin_write();
+    kv.put(k, v, lease, false, false, nullptr);
+    kv.end_write();
+  };
+  for (int i = 0; i < 20000; ++i) {
+    put_one(together, key(10 * i), "old", 0);
+    put_one(one_by_one, key(10 * i), "old", 0);
+  }
+  std::vector<std::string> keys;
+  for (int i = 0; i < 100; ++i) {
+    const int n = (i * 7919) % 20000;
+    keys.push_back(key(i % 3 == 0 ? 10 * n : 10 * n + 5));  // existing, or new between existing ones
+  }
+  keys[40] = keys[35];         // the same key twice in one batch
+  keys[50] = key(10 * 20000);  // after every key
+  keys[51] = key(10 * 20001);
+  std::vector<std::string> values;
+  std::vector<leasekv::mvcc::pending_put> puts;
+  for (std::size_t i = 0; i < keys.size(); ++i) values.push_back(fmt::format("v{}", i));
+  for (std::size_t i = 0; i < keys.size(); ++i) puts.push_back({keys[i], values[i], static_cast<leasekv::lease_id>(i % 4)});
+  REQUIRE(puts.size() > 3 * kv_store::put_batch);
+
+  std::size_t calls = 0;
+  together.apply_puts(puts, [&] {
+    REQUIRE(together.changes().size() == 1);
+    const auto& c = together.changes()[0];
+    CHECK(c.entry->key() == keys[calls]);
+    CHECK(c.version->mod_main == together.current_revision());
+    CHECK(together.current_revision() == 20001 + static_cast<std::int64_t>(calls) + 1);
+    ++calls;
+  });
+  CHECK(calls == puts.size());
+  for (const auto& p : puts) put_one(one_by_one, p.key, p.value, p.lease);
+
+  CHECK(together.current_revision() == one_by_one.current_revision());
+  CHECK(together.entries() == one_by_one.entries());
+  CHECK(together.bytes() == one_by_one.bytes());
+  CHECK(history_text(together) == history_text(one_by_one));
+  CHECK(log_text(together) == log_text(one_by_one));
+}
+
+TEST_CASE("kv_store: a committed() that throws stops apply_puts after its own put", "[mvcc]") {
+  kv_store kv(false);
+  const std::vector<leasekv::mvcc::pending_put> puts{{"a", "1", 0}, {"b", "1", 0}, {"c", "1", 0}, {"d", "1", 0}};
+  int calls = 0;
+  CHECK_THROWS_AS(kv.apply_puts(puts, [&] {
+                    if (++calls == 2) throw std::bad_alloc();
+                  }),
+                  std::bad_alloc);
+  CHECK(calls == 2);
+  CHECK(kv.current_revision() == 3);
+  CHECK(kv.live("b") != nullptr);
+  CHECK(kv.live("c") == nullptr);
+  kv.apply_puts(std::span(puts).subspan(2), [] {});  // the rest, later
+  CHECK(kv.current_revision() == 5);
+  CHECK(kv.live_keys() == 4);
 }

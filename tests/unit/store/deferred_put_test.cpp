@@ -1,4 +1,4 @@
-// Puts in a row are held back and applied together (store::impl::apply_deferred). Nothing a caller can
+// Puts in a row are held back and applied together (embedded_store::impl::apply_deferred). Nothing a caller can
 // observe may tell: every read, write, lease call, watch and expiry sees each put that returned before it.
 #include <catch2/catch.hpp>
 #include <leasekv/leasekv.hpp>
