@@ -1,7 +1,7 @@
 // version, check, endpoint status.
 #include "printer.hpp"
 
-#include "storage/data_dir.hpp"
+#include <leasekv/data_dir_tools.hpp>
 
 #include <fmt/format.h>
 
@@ -17,7 +17,7 @@ int cmd_version(context&) {
 
 // Reports what is damaged in the data directory, without changing it.
 int cmd_check(context& c) {
-  auto problems = leasekv::storage::check(*leasekv::env::posix(), c.data_dir);
+  auto problems = leasekv::check_data_dir(*leasekv::env::posix(), c.data_dir);
   if (!problems) throw cli_error(exit_error, c.data_dir + ": " + problems.error().message());
   if (problems.value().empty()) {
     out_line(c.data_dir + ": ok");
