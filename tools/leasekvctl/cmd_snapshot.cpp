@@ -3,9 +3,6 @@
 
 #include <leasekv/data_dir_tools.hpp>
 
-#include <fmt/format.h>
-
-
 namespace leasekvctl {
 namespace {
 
@@ -30,26 +27,9 @@ int cmd_snapshot(context& c) {
     return exit_success;
   }
   if (sub == "status") {
-    auto info = leasekv::inspect_snapshot(e, file);
-    if (!info) throw cli_error(exit_error, detail_of(info.error()));
-    const auto& i = info.value();
-    switch (c.out) {
-      case format::json:
-        out_line(fmt::format("{{\"hash\":{},\"revision\":{},\"totalKey\":{},\"totalSize\":{}}}", i.hash, i.revision, i.total_keys, i.total_size));
-        break;
-      case format::fields:
-        out_line(fmt::format("\"Hash\" : {}", i.hash));
-        out_line(fmt::format("\"Revision\" : {}", i.revision));
-        out_line(fmt::format("\"Keys\" : {}", i.total_keys));
-        out_line(fmt::format("\"Size\" : {}", i.total_size));
-        break;
-      case format::table:
-        print_table({"HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE"},
-                    {{fmt::format("{:x}", i.hash), std::to_string(i.revision), std::to_string(i.total_keys), humanize_bytes(i.total_size)}});
-        break;
-      default:
-        out_line(fmt::format("{:x}, {}, {}, {}", i.hash, i.revision, i.total_keys, humanize_bytes(i.total_size)));
-    }
+    auto status = leasekv::inspect_snapshot(e, file);
+    if (!status) throw cli_error(exit_error, detail_of(status.error()));
+    make_printer(c, {})->snapshot_status(status.value());
     return exit_success;
   }
   if (sub == "restore") {
