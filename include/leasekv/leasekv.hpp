@@ -2,6 +2,7 @@
 #pragma once
 
 #include "leasekv/clock.hpp"
+#include "leasekv/data_dir_tools.hpp"
 #include "leasekv/error.hpp"
 #include "leasekv/lease.hpp"
 #include "leasekv/session.hpp"

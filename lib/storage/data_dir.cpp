@@ -1,5 +1,6 @@
 #include "storage/data_dir.hpp"
 
+#include "storage/errors.hpp"
 #include "storage/files.hpp"
 
 #include <spdlog/logger.h>
@@ -47,8 +48,8 @@ result<std::unique_ptr<data_dir>> data_dir::open(std::shared_ptr<env> e, std::st
     const std::string lock_file = path + "/" + std::string(lock_name);
     auto lock = e->lock(lock_file, o.lock_timeout, &holder);
     if (!lock) {
-      if (lock.error() == errc::locked) return error(lock.error().code(), "held by process " + holder);
-      return error(lock.error().code(), lock_file + ": " + lock.error().message());
+      if (lock.error() == errc::locked) return fail(lock.error(), "held by process " + holder);
+      return fail(lock.error(), lock_file + ": " + lock.error().message());
     }
     d->lock_ = std::move(lock).value();
   } else if (!e->exists(path)) {
@@ -142,31 +143,16 @@ result<void> data_dir::recover(contents& c, const recovery_sink& sink) {
   const std::uint64_t snap = *c.snap;
   BOOST_OUTCOME_TRYV(load_snapshot(c.snap_data, snap_name(snap), snap, sink));
   c.snap_data = std::string();
-  std::size_t last_valid_end = 0;
+  std::uint64_t last_valid_end = 0;
   bool last_torn = false;
-  std::size_t last_size = 0;
+  std::uint64_t last_size = 0;
   for (std::size_t i = 0; i < c.segments.size(); ++i) {
     const std::uint64_t seq = c.segments[i].first;
     const std::string name = wal_name(seq);
     const std::string data = std::move(c.segments[i].second);
     const bool last = i + 1 == c.segments.size();
-    std::uint64_t header_seq = seq;
-    bool sink_failed = false;
-    const scan_result r = scan(data, wal_magic, last, header_seq, [&](std::string_view body, std::size_t) {
-      entry_record rec;
-      if (!decode(body, rec)) return false;
-      if (!sink.entry(rec)) {
-        sink_failed = true;
-        return false;
-      }
-      return true;
-    });
-    if (!r.error.empty()) {
-      return damaged(name, sink_failed ? "record does not follow from the state before it" + r.error.substr(r.error.find(" at offset")) : r.error);
-    }
-    if (header_seq != seq && r.valid_end >= file_header_size) {
-      return damaged(name, "sequence number does not match the file name at offset 12");
-    }
+    const replay_result r = replay_log(data, 0, seq, last, sink.entry);
+    if (!r.error.empty()) return damaged(name, r.error);
     if (last && r.valid_end < file_header_size) {
       // A segment gets its name only once its header is synced: a short header is damage, not a torn
       // write, and whatever records followed it are gone.
@@ -219,9 +205,8 @@ result<void> data_dir::sync_failed(const std::string& file, const boost::system:
   // After a failed fsync the kernel may have dropped the dirty pages: nothing after it can be trusted.
   // A segment no longer linked loses every write to it just as surely.
   poisoned_.store(true, std::memory_order_release);
-  return error(errc::io_error, file + ": " + (is_not_found(ec) ? "deleted while open (the writes to it are lost)" : ec.message()));
+  return fail(errc::io_error, file + ": " + (is_not_found(ec) ? "deleted while open (the writes to it are lost)" : ec.message()));
 }
-
 
 result<std::uint64_t> data_dir::append(std::string_view body) {
   if (opts_.read_only) return errc::read_only;
@@ -231,10 +216,10 @@ result<std::uint64_t> data_dir::append(std::string_view body) {
   const std::uint64_t before = file_->size();
   auto r = file_->append(framed);
   if (!r) {
-    const std::string file = path_ + "/" + wal_name(seq_);
+    const auto failed = fail(r.error(), path_ + "/" + wal_name(seq_) + ": " + r.error().message());
     // Leave no half record behind; if even that fails, the log's tail is unknown: stop writing.
     if (!file_->truncate(before)) poisoned_.store(true, std::memory_order_release);
-    return error(r.error().code(), file + ": " + r.error().message());
+    return failed;
   }
   return appended_.fetch_add(framed.size(), std::memory_order_acq_rel) + framed.size();
 }
@@ -327,25 +312,13 @@ result<bool> data_dir::follow(const recovery_sink& sink) {
       return applied;  // the writer has not started this segment yet
     }
     BOOST_OUTCOME_TRY(data, named(file, std::move(read)));
-    std::string_view rest = data;
-    if (read_offset_ == 0) {
-      if (rest.size() < file_header_size) return applied;
-      if (rest.substr(0, 8) != wal_magic) return damaged(name, "bad magic at offset 0");
-      rest.remove_prefix(file_header_size);
-      read_offset_ = file_header_size;
-    }
-    bool sink_failed = false;
-    const scan_result r = scan_records(rest, read_offset_, true, [&](std::string_view body, std::size_t) {
-      entry_record rec;
-      if (!decode(body, rec)) return false;
-      if (!sink.entry(rec)) {
-        sink_failed = true;
-        return false;
-      }
+    if (read_offset_ == 0 && data.size() < file_header_size) return applied;  // its header is being written
+    const replay_result r = replay_log(data, read_offset_, seq_, true, [&](const entry_record& rec) {
+      if (!sink.entry(rec)) return false;
       applied = true;
       return true;
     });
-    read_offset_ += r.valid_end;
+    read_offset_ = r.valid_end;
     if (!r.error.empty()) return damaged(name, r.error);
     if (!moved_on) return applied;
     ++seq_;
@@ -357,14 +330,14 @@ bool data_dir::wants_snapshot() const {
   return file_ && file_->size() > std::max(opts_.snapshot_after_bytes, snapshot_retry_size_);
 }
 
-result<void> data_dir::snapshot(const std::function<void(const std::function<void(std::string_view)>&)>& produce) {
+result<void> data_dir::snapshot(const record_producer& produce) {
   auto r = try_snapshot(produce);
   // What failed (no room, an I/O error) is likely to fail again soon: wait for more log before retrying.
   snapshot_retry_size_ = !r && file_ ? file_->size() + std::max<std::uint64_t>(opts_.snapshot_after_bytes / 8, 1) : 0;
   return r;
 }
 
-result<void> data_dir::try_snapshot(const std::function<void(const std::function<void(std::string_view)>&)>& produce) {
+result<void> data_dir::try_snapshot(const record_producer& produce) {
   if (closed_.load(std::memory_order_acquire)) return errc::closed;
   if (poisoned()) return errc::io_error;
   const std::uint64_t next = seq_ + 1;

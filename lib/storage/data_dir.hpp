@@ -19,6 +19,9 @@
 // So wal-(N+1) exists exactly when appends go to it, and a reader following wal-N knows it is complete
 // once wal-(N+1) exists.
 //
+// The offline tools (a snapshot's status, restore, check) are in data_dir_tools.cpp, behind the public
+// include/leasekv/data_dir_tools.hpp; they read files through replay.hpp, as recovery does.
+//
 // Thread safety: append(), snapshot(), wants_snapshot(), follow() and close() under the store's write
 // lock; sync_to() from any thread (group commit: concurrent callers share one fsync), also concurrently
 // with snapshot() and close().
@@ -26,7 +29,9 @@
 
 #include "leasekv/env.hpp"
 #include "leasekv/error.hpp"
+#include "storage/files.hpp"
 #include "storage/records.hpp"
+#include "storage/replay.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -36,22 +41,12 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <vector>
 
 namespace spdlog {
 class logger;
 }
 
 namespace leasekv::storage {
-
-// What recovery hands back, record by record, in order: the snapshot's meta, keys and leases, then the
-// log's entries. A callback's error stops the open (as errc::corrupt, with the record's place).
-struct recovery_sink {
-  std::function<bool(const snap_meta_record&)> meta;
-  std::function<bool(const snap_key_record&)> key;
-  std::function<bool(std::int64_t id, std::int64_t ttl_ms, std::int64_t deadline_wall_ms)> lease;
-  std::function<bool(const entry_record&)> entry;
-};
 
 struct data_dir_options {
   bool read_only = false;
@@ -90,7 +85,7 @@ class data_dir {
   // in place nothing changes (appends go on to the current segment); after it, the snapshot does not
   // count (recovery replays from the one before). A failed sync of the current segment or of the
   // directory once the new segment is in place poisons.
-  result<void> snapshot(const std::function<void(const std::function<void(std::string_view)>&)>& produce);
+  result<void> snapshot(const record_producer& produce);
 
   // Read-only: applies the records the writer appended since the last call (following it into new
   // segments) through `sink.entry`. Returns whether anything was applied. An incomplete last record is
@@ -110,7 +105,7 @@ class data_dir {
   result<bool> writer_started();
   result<void> sync_failed(const std::string& file, const boost::system::error_code& ec);
   void remove_superseded(std::uint64_t snap);
-  result<void> try_snapshot(const std::function<void(const std::function<void(std::string_view)>&)>& produce);
+  result<void> try_snapshot(const record_producer& produce);
 
   const std::shared_ptr<env> env_;
   const std::string path_;
@@ -129,32 +124,5 @@ class data_dir {
   std::mutex sync_mu_;                    // one fsync at a time
   std::atomic<bool> poisoned_{false};
 };
-
-std::string wal_name(std::uint64_t seq);
-std::string snap_name(std::uint64_t seq);
-
-// Writes a snapshot file at `path` with sequence number `seq` from the records `produce` emits (and the
-// end record); written to `path`.tmp, synced, and renamed into place so that a crash never leaves half a
-// file under that name (a temporary file a killed save left is started over by the next save).
-result<void> write_snapshot_file(env& e, const std::string& path, std::uint64_t seq,
-                                 const std::function<void(const std::function<void(std::string_view)>&)>& produce);
-
-// What a snapshot file holds, checking every record on the way.
-struct snapshot_info {
-  std::uint32_t hash = 0;  // CRC-32C of the whole file
-  std::int64_t revision = 0;
-  std::uint64_t keys = 0;
-  std::uint64_t size = 0;
-};
-result<snapshot_info> inspect_snapshot(env& e, const std::string& path);
-
-// Makes a new data directory `dir` from a snapshot file (it must not exist yet: file_exists). The directory
-// is built as `dir`.restore.tmp beside it and renamed into place, so an interrupted restore leaves no
-// `dir`; a temporary directory an earlier one left is removed first.
-result<void> restore_snapshot(env& e, const std::string& path, const std::string& dir);
-
-// Checks every file of a data directory without opening a store: returns one line per problem found
-// ("wal-...log: checksum mismatch at offset N"), empty if it is sound. A torn tail is reported too.
-result<std::vector<std::string>> check(env& e, const std::string& path);
 
 }  // namespace leasekv::storage

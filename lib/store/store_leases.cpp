@@ -67,9 +67,10 @@ lease_keep_alive_response embedded_store::impl::keep_alive_response(const lease:
 // The lease of these streams is gone: each gets lease_not_found once and stops.
 void embedded_store::impl::end_keep_alives(lease_id id) {
   if (keep_alives.empty()) return;
+  const response_header at = header(kv.current_revision());
   keep_alives.remove_lease(id, [&](const std::shared_ptr<detail::keep_alive_state>& s) {
     lease_keep_alive_response gone;
-    gone.header = header(kv.current_revision());
+    gone.header = at;
     gone.id = id;
     detail::keep_alive_state::deliver(s, errc::lease_not_found, std::move(gone));
   });

@@ -1,10 +1,7 @@
 // snapshot save <file> | status <file> | restore <file> (into --data-dir).
 #include "printer.hpp"
 
-#include "storage/data_dir.hpp"
-
-#include <fmt/format.h>
-
+#include <leasekv/data_dir_tools.hpp>
 
 namespace leasekvctl {
 namespace {
@@ -30,30 +27,13 @@ int cmd_snapshot(context& c) {
     return exit_success;
   }
   if (sub == "status") {
-    auto info = leasekv::storage::inspect_snapshot(e, file);
-    if (!info) throw cli_error(exit_error, detail_of(info.error()));
-    const auto& i = info.value();
-    switch (c.out) {
-      case format::json:
-        out_line(fmt::format("{{\"hash\":{},\"revision\":{},\"totalKey\":{},\"totalSize\":{}}}", i.hash, i.revision, i.keys, i.size));
-        break;
-      case format::fields:
-        out_line(fmt::format("\"Hash\" : {}", i.hash));
-        out_line(fmt::format("\"Revision\" : {}", i.revision));
-        out_line(fmt::format("\"Keys\" : {}", i.keys));
-        out_line(fmt::format("\"Size\" : {}", i.size));
-        break;
-      case format::table:
-        print_table({"HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE"},
-                    {{fmt::format("{:x}", i.hash), std::to_string(i.revision), std::to_string(i.keys), humanize_bytes(i.size)}});
-        break;
-      default:
-        out_line(fmt::format("{:x}, {}, {}, {}", i.hash, i.revision, i.keys, humanize_bytes(i.size)));
-    }
+    auto status = leasekv::inspect_snapshot(e, file);
+    if (!status) throw cli_error(exit_error, detail_of(status.error()));
+    make_printer(c, {})->snapshot_status(status.value());
     return exit_success;
   }
   if (sub == "restore") {
-    if (auto r = leasekv::storage::restore_snapshot(e, file, c.data_dir); !r) {
+    if (auto r = leasekv::restore_snapshot(e, file, c.data_dir); !r) {
       if (r.error() == boost::system::errc::file_exists) throw cli_error(exit_error, "data-dir \"" + c.data_dir + "\" exists");
       throw cli_error(exit_error, detail_of(r.error()));
     }

@@ -3,7 +3,11 @@
 
 #include "cli.hpp"
 
+#include <leasekv/data_dir_tools.hpp>
+
+#include <cstdint>
 #include <memory>
+#include <string>
 
 namespace leasekvctl {
 
@@ -14,6 +18,15 @@ struct print_options {
   bool prev_kv = false;  // watch: print previous key-values
 };
 
+// What `endpoint status` reports of a data directory (one of etcdctl's epStatus).
+struct endpoint_info {
+  std::string endpoint;             // the data directory, as given
+  leasekv::response_header header;  // a read's header: the store's identity, revision and raft term
+  std::uint64_t db_size = 0;        // bytes in the directory's files
+};
+
+// Writes responses to stdout. Each writer prints what etcdctl prints for its format; the table writer
+// prints only the statuses (etcdctl's other commands refuse -w table: call refuse_unsupported_format).
 class printer {
  public:
   virtual ~printer() = default;
@@ -27,6 +40,8 @@ class printer {
   virtual void leases(const leasekv::lease_leases_response& r) = 0;
   virtual void keep_alive(const leasekv::lease_keep_alive_response& r) = 0;
   virtual void watch(const leasekv::watch_response& r) = 0;
+  virtual void endpoint_status(const endpoint_info& e) = 0;
+  virtual void snapshot_status(const leasekv::snapshot_status& s) = 0;
 
  protected:
   // Prints one response of a txn with the printer's own put/get/del/txn.
@@ -36,8 +51,11 @@ class printer {
 std::unique_ptr<printer> make_simple_printer(const print_options& o);
 std::unique_ptr<printer> make_json_printer();
 std::unique_ptr<printer> make_fields_printer();
-// The writer for c.out; table and protobuf are refused with etcdctl's error (after the operation ran).
+std::unique_ptr<printer> make_table_printer();
+// The writer for c.out; -w protobuf gets the simple one (only the statuses print with it).
 std::unique_ptr<printer> make_printer(const context& c, const print_options& o);
+// Throws etcdctl's error for -w table and -w protobuf, which only the statuses print (commands call it
+// after their operation ran, as etcdctl fails only when it prints).
 void refuse_unsupported_format(const context& c);
 
 // Writes one line (or raw bytes) to stdout and flushes, so piped output shows as it happens.
@@ -50,7 +68,5 @@ std::string go_quote(std::string_view s);  // Go's %q
 std::string hex_escape(std::string_view s);  // \x66\x6f\x6f
 std::string lease_hex(leasekv::lease_id id); // %016x, as Go prints an int64
 std::string humanize_bytes(std::uint64_t n);  // go-humanize's Bytes: "29 kB", "2.1 MB"
-// An etcdctl (tablewriter) table: headers centred, cells right-aligned.
-void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace leasekvctl

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -104,37 +103,11 @@ std::string humanize_bytes(std::uint64_t n) {
   return val < 10 ? fmt::format("{:.1f} {}", val, units[e]) : fmt::format("{:.0f} {}", val, units[e]);
 }
 
-void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> width;
-  for (const auto& h : header) width.push_back(h.size());
-  for (const auto& r : rows) {
-    for (std::size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  std::string rule = "+";
-  for (auto w : width) rule += std::string(w + 2, '-') + "+";
-  std::string head = "|";
-  for (std::size_t i = 0; i < header.size(); ++i) {
-    const std::size_t pad = width[i] - header[i].size();
-    head += " " + std::string(pad / 2, ' ') + header[i] + std::string(pad - pad / 2, ' ') + " |";
-  }
-  out_line(rule);
-  out_line(head);
-  out_line(rule);
-  for (const auto& r : rows) {
-    std::string line = "|";
-    for (std::size_t i = 0; i < width.size(); ++i) {
-      const std::string cell = i < r.size() ? r[i] : "";
-      line += " " + std::string(width[i] - cell.size(), ' ') + cell + " |";
-    }
-    out_line(line);
-  }
-  out_line(rule);
-}
-
 std::unique_ptr<printer> make_printer(const context& c, const print_options& o) {
   switch (c.out) {
     case format::json: return make_json_printer();
     case format::fields: return make_fields_printer();
+    case format::table: return make_table_printer();
     default: return make_simple_printer(o);
   }
 }

@@ -74,6 +74,25 @@ class fields_printer final : public printer {
       kv("", e.kv);
     }
   }
+  void endpoint_status(const endpoint_info& e) override {
+    hdr(e.header);
+    out_line("\"Version\" : \"3.4.23\"");
+    out_line(fmt::format("\"DBSize\" : {}", e.db_size));
+    out_line(fmt::format("\"Leader\" : {}", e.header.member_id));
+    out_line("\"IsLearner\" : false");
+    out_line(fmt::format("\"RaftIndex\" : {}", e.header.revision));
+    out_line(fmt::format("\"RaftTerm\" : {}", e.header.raft_term));
+    out_line(fmt::format("\"RaftAppliedIndex\" : {}", e.header.revision));
+    out_line("\"Errors\" : []");
+    out_line(fmt::format("\"Endpoint\" : {}", go_quote(e.endpoint)));
+    out_line("");
+  }
+  void snapshot_status(const leasekv::snapshot_status& s) override {
+    out_line(fmt::format("\"Hash\" : {}", s.hash));
+    out_line(fmt::format("\"Revision\" : {}", s.revision));
+    out_line(fmt::format("\"Keys\" : {}", s.total_keys));
+    out_line(fmt::format("\"Size\" : {}", s.total_size));
+  }
 };
 
 }  // namespace

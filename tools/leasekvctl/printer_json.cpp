@@ -113,6 +113,19 @@ class json_printer final : public printer {
                        r.canceled ? "true" : "false");
     out_line(out);
   }
+  // Not omitempty: etcdctl prints these whole.
+  void endpoint_status(const endpoint_info& e) override {
+    const auto& h = e.header;
+    out_line(fmt::format("[{{\"Endpoint\":\"{}\",\"Status\":{{\"header\":{{\"cluster_id\":{},\"member_id\":{},\"revision\":{},"
+                         "\"raft_term\":{}}},\"version\":\"3.4.23\",\"dbSize\":{},\"leader\":{},\"raftIndex\":{},"
+                         "\"raftTerm\":{},\"raftAppliedIndex\":{},\"dbSizeInUse\":{}}}}}]",
+                         e.endpoint, h.cluster_id, h.member_id, h.revision, h.raft_term, e.db_size, h.member_id, h.revision,
+                         h.raft_term, h.revision, e.db_size));
+  }
+  void snapshot_status(const leasekv::snapshot_status& s) override {
+    out_line(fmt::format("{{\"hash\":{},\"revision\":{},\"totalKey\":{},\"totalSize\":{}}}", s.hash, s.revision,
+                         s.total_keys, s.total_size));
+  }
 
  private:
   std::string txn_json(const leasekv::txn_response& r) {

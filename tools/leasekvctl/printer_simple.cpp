@@ -73,6 +73,14 @@ class simple_printer final : public printer {
       out_line(text(e.kv.value));
     }
   }
+  void endpoint_status(const endpoint_info& e) override {
+    const auto& h = e.header;
+    out_line(fmt::format("{}, {:x}, 3.4.23, {}, true, false, {}, {}, {}, ", e.endpoint, h.member_id,
+                         humanize_bytes(e.db_size), h.raft_term, h.revision, h.revision));
+  }
+  void snapshot_status(const leasekv::snapshot_status& s) override {
+    out_line(fmt::format("{:x}, {}, {}, {}", s.hash, s.revision, s.total_keys, humanize_bytes(s.total_size)));
+  }
 
  private:
   print_options o_;

@@ -3,7 +3,6 @@
 #include <catch2/catch.hpp>
 #include <leasekv/leasekv.hpp>
 
-#include "storage/data_dir.hpp"
 #include "support/describe.hpp"
 #include "support/fault_env.hpp"
 
@@ -177,7 +176,7 @@ TEST_CASE("durability: damage before the tail fails the open, naming the file an
     CHECK(s.error() == errc::corrupt);
     CHECK(s.error().detail().find("snap-0000000000000001.snap") == 0);
   }
-  auto problems = storage::check(*f.env, "/db").value();
+  auto problems = check_data_dir(*f.env, "/db").value();
   CHECK_FALSE(problems.empty());
 }
 
@@ -190,7 +189,7 @@ TEST_CASE("durability: garbage appended after the last record is cut off as a to
   f.env->contents("/db/wal-0000000000000001.log") += "\x13\x37garbage";
   auto s = f.open();
   CHECK(s->get("a").value().kvs.size() == 1);
-  CHECK(storage::check(*f.env, "/db").value().empty());  // the open cut it
+  CHECK(check_data_dir(*f.env, "/db").value().empty());  // the open cut it
 }
 
 TEST_CASE("durability: a full disk fails writes cleanly, reads go on, writes resume with space", "[storage]") {
@@ -301,15 +300,15 @@ TEST_CASE("durability: a saved snapshot restores into a new data directory with 
     before = state_of(*s);
     s->put("after-the-snapshot", "x").value();  // not in the copy
   }
-  const auto info = storage::inspect_snapshot(*f.env, "/backup.snap").value();
+  const auto info = inspect_snapshot(*f.env, "/backup.snap").value();
   CHECK(info.revision > 1);
-  CHECK(info.keys > 0);
-  storage::restore_snapshot(*f.env, "/backup.snap", "/restored").value();
-  CHECK(storage::restore_snapshot(*f.env, "/backup.snap", "/restored").error() == boost::system::errc::file_exists);
+  CHECK(info.total_keys > 0);
+  restore_snapshot(*f.env, "/backup.snap", "/restored").value();
+  CHECK(restore_snapshot(*f.env, "/backup.snap", "/restored").error() == boost::system::errc::file_exists);
   auto o = f.opts;
   o.data_dir = "/restored";
   auto s = store::open(o).value();
   CHECK(state_of(*s) == before);
-  f.env->contents("/backup.snap").resize(info.size - 4);
-  CHECK(storage::inspect_snapshot(*f.env, "/backup.snap").error() == errc::corrupt);
+  f.env->contents("/backup.snap").resize(info.total_size - 4);
+  CHECK(inspect_snapshot(*f.env, "/backup.snap").error() == errc::corrupt);
 }

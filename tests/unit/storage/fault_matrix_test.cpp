@@ -7,7 +7,6 @@
 #include <catch2/catch.hpp>
 #include <leasekv/leasekv.hpp>
 
-#include "storage/data_dir.hpp"
 #include "support/fault_env.hpp"
 
 #include <algorithm>
@@ -158,7 +157,7 @@ TEST_CASE("fault matrix: a restore interrupted at any file operation leaves no d
   {
     auto dry = env->clone();
     const auto before = dry->ops();
-    storage::restore_snapshot(*dry, "/backup.snap", "/restored").value();
+    restore_snapshot(*dry, "/backup.snap", "/restored").value();
     count = dry->ops() - before;
   }
   REQUIRE(count >= 8);
@@ -168,14 +167,14 @@ TEST_CASE("fault matrix: a restore interrupted at any file operation leaves no d
       INFO("killed at operation " << k << " of " << count << (machine_crash ? ", then the machine crashed" : ""));
       auto run = env->clone();
       run->crash_after(k);  // the process is killed here: nothing after it happens
-      CHECK_FALSE(storage::restore_snapshot(*run, "/backup.snap", "/restored").has_value());
+      CHECK_FALSE(restore_snapshot(*run, "/backup.snap", "/restored").has_value());
       auto after = run->clone();  // what a killed process leaves
       if (machine_crash) after->crash(true);
       auto o = options_on(after, sync_policy::per_write);
       o.data_dir = "/restored";
       // Either the directory is not there and a retry makes it, or it is there whole (the failure came
       // after the rename that put it in place).
-      if (!after->exists("/restored")) storage::restore_snapshot(*after, "/backup.snap", "/restored").value();
+      if (!after->exists("/restored")) restore_snapshot(*after, "/backup.snap", "/restored").value();
       auto s = store::open(o).value();
       check_state(*s, acked);
     }
