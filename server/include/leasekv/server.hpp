@@ -1,0 +1,76 @@
+// leasekv::server — serves a store over etcd v3's gRPC API, so etcdctl, Go's clientv3 and other etcd
+// clients use it as they use etcd 3.4.
+//
+//   auto store = leasekv::store::open({.min_lease_ttl = std::chrono::seconds(2)}).value();
+//   leasekv::server_options o;
+//   o.listen = {"127.0.0.1:0"};
+//   auto srv = leasekv::server::start(std::shared_ptr<leasekv::store>(std::move(store)), o).value();
+//   // srv->addresses()[0] == "127.0.0.1:<the port the OS picked>"
+//   srv->shutdown();
+//
+// The server is a translation: each RPC is checked, handed to the store, and answered with the store's
+// response and header, as etcd's v3rpc handlers do; errors are mapped to etcd's gRPC codes and messages
+// (docs/server.md). It keeps no state of its own beyond its streams.
+//
+// Thread safety: start, addresses, identity and shutdown may be called from any thread; shutdown is
+// idempotent. The destructor shuts down.
+#pragma once
+
+#include "leasekv/error.hpp"
+#include "leasekv/store.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace leasekv {
+
+// How etcd names a member and its cluster: the member id is the first 8 bytes (big-endian) of the SHA-1
+// of its peer URLs (sorted, concatenated) followed by the cluster token; the cluster id is the same of
+// the member ids (sorted, each 8 bytes big-endian). With etcd's defaults (peer URL
+// http://localhost:2380, token etcd-cluster): member 0x8e9e05c52164694d, cluster 14841639068965178418.
+struct member_identity {
+  std::uint64_t member_id = 0;
+  std::uint64_t cluster_id = 0;
+};
+member_identity derive_identity(std::vector<std::string> peer_urls, std::string_view cluster_token);
+
+struct server_options {
+  // gRPC listen addresses: "host:port" (port 0: the OS picks one) or "unix:/path". At least one.
+  std::vector<std::string> listen;
+  // This member as MemberList shows it.
+  std::string name = "default";
+  std::vector<std::string> peer_urls = {"http://localhost:2380"};
+  std::vector<std::string> client_urls;  // advertised client URLs
+  // The largest message received, in bytes: etcd's --max-request-bytes plus 512 KiB.
+  int max_receive_message_bytes = 1572864 + 512 * 1024;
+};
+
+class server {
+ public:
+  // Starts serving `store` on every address of o.listen. The member and cluster ids reported are the
+  // store's (those its response headers carry). Fails with invalid_argument (the detail says why) if
+  // o.listen is empty or an address cannot be bound.
+  static result<std::unique_ptr<server>> start(std::shared_ptr<store> s, server_options o);
+
+  virtual ~server() = default;
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // The bound addresses, in o.listen's order, with the ports the OS picked: "127.0.0.1:41235",
+  // "unix:/path".
+  virtual std::vector<std::string> addresses() const = 0;
+  virtual member_identity identity() const = 0;
+  // Ends every RPC (streams end with Unavailable), stops listening, and waits for handlers to return.
+  // The store stays open.
+  virtual void shutdown() = 0;
+  // Blocks until shutdown() has been called and has finished.
+  virtual void wait() = 0;
+
+ protected:
+  server() = default;
+};
+
+}  // namespace leasekv

@@ -1,0 +1,63 @@
+// KV: Range, Put, DeleteRange, Txn, Compact (etcd's v3rpc/key.go). The store checks what etcd's
+// handlers check (empty keys, ignore_* rules, txn limits and duplicates) and fills the header.
+#include "convert.hpp"
+#include "services.hpp"
+#include "status.hpp"
+
+namespace leasekv::server_detail {
+
+grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* ctx, const grpc::Status& s) {
+  auto* r = ctx->DefaultReactor();
+  r->Finish(s);
+  return r;
+}
+
+grpc::ServerUnaryReactor* kv_service::Range(grpc::CallbackServerContext* ctx, const etcdserverpb::RangeRequest* req,
+                                            etcdserverpb::RangeResponse* resp) {
+  auto opts = from_pb_options(*req);
+  if (!opts) return finish(ctx, to_status(opts.error()));
+  auto r = c_->store->range_view(key_range(req->key(), req->range_end()), opts.value());
+  if (!r) return finish(ctx, to_status(r.error()));
+  to_pb(r.value(), resp);
+  return finish(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* kv_service::Put(grpc::CallbackServerContext* ctx, const etcdserverpb::PutRequest* req,
+                                          etcdserverpb::PutResponse* resp) {
+  auto r = c_->store->put(req->key(), req->value(),
+                          {.lease = req->lease(), .prev_kv = req->prev_kv(), .ignore_value = req->ignore_value(),
+                           .ignore_lease = req->ignore_lease()});
+  if (!r) return finish(ctx, to_status(r.error()));
+  to_pb(r.value(), resp);
+  return finish(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* kv_service::DeleteRange(grpc::CallbackServerContext* ctx,
+                                                  const etcdserverpb::DeleteRangeRequest* req,
+                                                  etcdserverpb::DeleteRangeResponse* resp) {
+  auto r = c_->store->delete_range(key_range(req->key(), req->range_end()), {.prev_kv = req->prev_kv()});
+  if (!r) return finish(ctx, to_status(r.error()));
+  to_pb(r.value(), resp);
+  return finish(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* kv_service::Txn(grpc::CallbackServerContext* ctx, const etcdserverpb::TxnRequest* req,
+                                          etcdserverpb::TxnResponse* resp) {
+  auto t = from_pb(*req);
+  if (!t) return finish(ctx, to_status(t.error()));
+  auto r = c_->store->txn(t.value());
+  if (!r) return finish(ctx, to_status(r.error()));
+  to_pb(r.value(), resp);
+  return finish(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* kv_service::Compact(grpc::CallbackServerContext* ctx,
+                                              const etcdserverpb::CompactionRequest* req,
+                                              etcdserverpb::CompactionResponse* resp) {
+  auto r = c_->store->compact(req->revision(), {.physical = req->physical()});
+  if (!r) return finish(ctx, to_status(r.error()));
+  to_pb(r.value().header, resp->mutable_header());
+  return finish(ctx, grpc::Status::OK);
+}
+
+}  // namespace leasekv::server_detail
