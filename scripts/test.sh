@@ -40,7 +40,7 @@ cmake --build build/fuzz -j "$jobs" --target fuzz_wal fuzz_snapshot fuzz_store f
 scripts/fuzz.sh wal snapshot store cli
 
 stage "benchmark smoke run (small sizes; the real-clock expiry storm included)"
-cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLEASEKV_BUILD_TESTS=OFF -DLEASEKV_BUILD_BENCHMARKS=ON \
+cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLEASEKV_BUILD_TESTS=OFF -DLEASEKV_BUILD_BENCHMARKS=ON -DLEASEKV_BUILD_SERVER=OFF \
   -DLEASEKV_WERROR=ON >/dev/null
 cmake --build build/bench -j "$jobs"
 build/bench/benchmarks/leasekv_workloads --keys 20000 --ranges 200 --leases 20000 --storm-leases 200 --storm-keys 5 \

@@ -120,7 +120,7 @@ void hash_index::rebuild(std::size_t capacity) {
 }
 
 // The placing in rebuild() writes the new table almost in order (homes grow with the hash, and the old
-// table is read in order), ~4 ms of it per 2 MiB page at a million keys. The first write to each page
+// table is read in order). The first write to each page
 // faults it in: zeroing 2 MiB, and on a VM whose host takes freed memory back, a host fault as long again
 // as the placing. The prefaulter takes the pages after the first, in order, and so stays ahead of the
 // placing; where it cannot start, or there is none (options::prefault_memory off), the placing faults

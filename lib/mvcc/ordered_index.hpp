@@ -96,7 +96,7 @@ class ordered_index {
   // Starts loading the hint's leaf, whole, shortly before insert() uses it: a descent loads only a leaf's
   // header and heads (for 32 descents at once, the whole leaves were more misses than could be in flight),
   // and by the time a batch's later inserts come to theirs, even those lines have often gone. Without it
-  // the insert's move of the entries after its slot waited on them: ~10% of a put (perf).
+  // the insert's move of the entries after its slot waits on them.
   static void prefetch(hint where) {
     if (where.leaf != nullptr) prefetch_lines(where.leaf, node_bytes);
   }

@@ -5,6 +5,7 @@
 
 #include "base/prefaulter.hpp"
 #include "mvcc/hash_index.hpp"
+#include "support/key_entries.hpp"
 #include "support/seeds.hpp"
 
 #include <fmt/core.h>
@@ -21,15 +22,7 @@ using namespace leasekv::mvcc;
 
 namespace {
 
-// Owns entries for the duration of a test.
-struct entries {
-  leasekv::base::node_arena arena;
-  std::unordered_set<key_entry*> all;
-  key_entry* make(const std::string& k) { return *all.insert(key_entry::make(arena, k, hash_key(k))).first; }
-  ~entries() {
-    for (auto* e : all) key_entry::destroy(arena, e);
-  }
-};
+using entries = leasekv::testing::key_entries;
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include "mvcc/hash_index.hpp"
 #include "mvcc/key_index.hpp"
 #include "mvcc/ordered_index.hpp"
+#include "support/key_entries.hpp"
 #include "support/seeds.hpp"
 
 #include <fmt/core.h>
@@ -21,22 +22,7 @@ using namespace leasekv::mvcc;
 
 namespace {
 
-// Owns entries for the duration of a test.
-struct entries {
-  leasekv::base::node_arena arena;
-  std::unordered_set<key_entry*> all;
-  key_entry* make(const std::string& k) { return *all.insert(key_entry::make(arena, k, hash_key(k))).first; }
-  // Frees an entry the index no longer holds, as kv_store does, zeroing its key first: an index that
-  // kept it (as a high key, say) would then misplace keys even where no sanitizer watches.
-  void retire(key_entry* e) {
-    std::memset(const_cast<char*>(e->key().data()), 0, e->key().size());
-    all.erase(e);
-    key_entry::destroy(arena, e);
-  }
-  ~entries() {
-    for (auto* e : all) key_entry::destroy(arena, e);
-  }
-};
+using entries = leasekv::testing::key_entries;
 
 // The index and the model agree on the first key >= probe.
 void same_lower_bound(const ordered_index& idx, const std::set<std::string>& model, const std::string& probe) {
