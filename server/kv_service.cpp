@@ -12,14 +12,24 @@ grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* ctx, const grpc::S
   return r;
 }
 
+namespace {
+
+// Answers a call with `r`: its error as etcd's status and text, or its value in `resp`.
+template <class T, class Response>
+grpc::ServerUnaryReactor* reply(grpc::CallbackServerContext* ctx, result<T>& r, Response* resp) {
+  if (!r) return finish(ctx, to_status(r.error()));
+  to_pb(r.value(), resp);
+  return finish(ctx, grpc::Status::OK);
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* kv_service::Range(grpc::CallbackServerContext* ctx, const etcdserverpb::RangeRequest* req,
                                             etcdserverpb::RangeResponse* resp) {
   auto opts = from_pb_options(*req);
   if (!opts) return finish(ctx, to_status(opts.error()));
   auto r = c_->store->range_view(key_range(req->key(), req->range_end()), opts.value());
-  if (!r) return finish(ctx, to_status(r.error()));
-  to_pb(r.value(), resp);
-  return finish(ctx, grpc::Status::OK);
+  return reply(ctx, r, resp);
 }
 
 grpc::ServerUnaryReactor* kv_service::Put(grpc::CallbackServerContext* ctx, const etcdserverpb::PutRequest* req,
@@ -27,18 +37,14 @@ grpc::ServerUnaryReactor* kv_service::Put(grpc::CallbackServerContext* ctx, cons
   auto r = c_->store->put(req->key(), req->value(),
                           {.lease = req->lease(), .prev_kv = req->prev_kv(), .ignore_value = req->ignore_value(),
                            .ignore_lease = req->ignore_lease()});
-  if (!r) return finish(ctx, to_status(r.error()));
-  to_pb(r.value(), resp);
-  return finish(ctx, grpc::Status::OK);
+  return reply(ctx, r, resp);
 }
 
 grpc::ServerUnaryReactor* kv_service::DeleteRange(grpc::CallbackServerContext* ctx,
                                                   const etcdserverpb::DeleteRangeRequest* req,
                                                   etcdserverpb::DeleteRangeResponse* resp) {
   auto r = c_->store->delete_range(key_range(req->key(), req->range_end()), {.prev_kv = req->prev_kv()});
-  if (!r) return finish(ctx, to_status(r.error()));
-  to_pb(r.value(), resp);
-  return finish(ctx, grpc::Status::OK);
+  return reply(ctx, r, resp);
 }
 
 grpc::ServerUnaryReactor* kv_service::Txn(grpc::CallbackServerContext* ctx, const etcdserverpb::TxnRequest* req,
@@ -46,9 +52,7 @@ grpc::ServerUnaryReactor* kv_service::Txn(grpc::CallbackServerContext* ctx, cons
   auto t = from_pb(*req);
   if (!t) return finish(ctx, to_status(t.error()));
   auto r = c_->store->txn(t.value());
-  if (!r) return finish(ctx, to_status(r.error()));
-  to_pb(r.value(), resp);
-  return finish(ctx, grpc::Status::OK);
+  return reply(ctx, r, resp);
 }
 
 grpc::ServerUnaryReactor* kv_service::Compact(grpc::CallbackServerContext* ctx,
