@@ -9,6 +9,7 @@ packages=(
   libboost-dev libboost-system-dev libfmt-dev libspdlog-dev catch2 libbenchmark-dev
   # leasekv-server: gRPC and protobuf, and the real etcd clients its tests run against it
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler golang-go golang-etcd-server-dev etcd-client
+  python3-etcd3
   "$@"
 )
 

@@ -51,6 +51,8 @@ class grpc_server final : public server {
   std::unique_ptr<server_detail::cluster_service> cluster_;
   std::unique_ptr<server_detail::maintenance_service> maintenance_;
   std::unique_ptr<server_detail::auth_service> auth_;
+  std::unique_ptr<server_detail::lock_service> lock_;
+  std::unique_ptr<server_detail::election_service> election_;
   boost::asio::thread_pool pool_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> addresses_;
@@ -93,6 +95,8 @@ result<std::unique_ptr<server>> server::start(std::shared_ptr<store> s, server_o
   srv->cluster_ = std::make_unique<server_detail::cluster_service>(ctx);
   srv->maintenance_ = std::make_unique<server_detail::maintenance_service>(ctx);
   srv->auth_ = std::make_unique<server_detail::auth_service>();
+  srv->lock_ = std::make_unique<server_detail::lock_service>(ctx);
+  srv->election_ = std::make_unique<server_detail::election_service>(ctx);
 
   grpc::ServerBuilder b;
   std::vector<int> ports(o.listen.size(), 0);
@@ -112,6 +116,8 @@ result<std::unique_ptr<server>> server::start(std::shared_ptr<store> s, server_o
   b.RegisterService(srv->cluster_.get());
   b.RegisterService(srv->maintenance_.get());
   b.RegisterService(srv->auth_.get());
+  b.RegisterService(srv->lock_.get());
+  b.RegisterService(srv->election_.get());
   srv->server_ = b.BuildAndStart();
   if (!srv->server_) return error(errc::invalid_argument, "cannot listen on the given addresses");
   for (std::size_t i = 0; i < o.listen.size(); ++i) {

@@ -5,6 +5,8 @@
 #include "leasekv/server.hpp"
 
 #include "rpc.grpc.pb.h"
+#include "v3election.grpc.pb.h"
+#include "v3lock.grpc.pb.h"
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -98,6 +100,38 @@ class watch_service final : public etcdserverpb::Watch::CallbackService {
   explicit watch_service(std::shared_ptr<context> c) : c_(std::move(c)) {}
   grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>* Watch(
       grpc::CallbackServerContext*) override;
+
+ private:
+  std::shared_ptr<context> c_;
+};
+
+// Lock and Election: clientv3/concurrency's recipes run over the store (recipes.hpp). Lock and Campaign
+// answer once the caller holds the lock or leads, without holding a thread meanwhile.
+class lock_service final : public v3lockpb::Lock::CallbackService {
+ public:
+  explicit lock_service(std::shared_ptr<context> c) : c_(std::move(c)) {}
+  grpc::ServerUnaryReactor* Lock(grpc::CallbackServerContext*, const v3lockpb::LockRequest*,
+                                 v3lockpb::LockResponse*) override;
+  grpc::ServerUnaryReactor* Unlock(grpc::CallbackServerContext*, const v3lockpb::UnlockRequest*,
+                                   v3lockpb::UnlockResponse*) override;
+
+ private:
+  std::shared_ptr<context> c_;
+};
+
+class election_service final : public v3electionpb::Election::CallbackService {
+ public:
+  explicit election_service(std::shared_ptr<context> c) : c_(std::move(c)) {}
+  grpc::ServerUnaryReactor* Campaign(grpc::CallbackServerContext*, const v3electionpb::CampaignRequest*,
+                                     v3electionpb::CampaignResponse*) override;
+  grpc::ServerUnaryReactor* Proclaim(grpc::CallbackServerContext*, const v3electionpb::ProclaimRequest*,
+                                     v3electionpb::ProclaimResponse*) override;
+  grpc::ServerUnaryReactor* Leader(grpc::CallbackServerContext*, const v3electionpb::LeaderRequest*,
+                                   v3electionpb::LeaderResponse*) override;
+  grpc::ServerWriteReactor<v3electionpb::LeaderResponse>* Observe(grpc::CallbackServerContext*,
+                                                                  const v3electionpb::LeaderRequest*) override;
+  grpc::ServerUnaryReactor* Resign(grpc::CallbackServerContext*, const v3electionpb::ResignRequest*,
+                                   v3electionpb::ResignResponse*) override;
 
  private:
   std::shared_ptr<context> c_;
