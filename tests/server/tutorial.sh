@@ -11,7 +11,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$work"
 dir=$(mktemp -d)
 pid=""
+watcher=""
 cleanup() {
+  if [[ -n $watcher ]]; then kill "$watcher" 2>/dev/null || true; fi
   if [[ -n $pid ]]; then kill "$pid" 2>/dev/null || true; fi
   rm -rf "$dir"
 }
@@ -88,6 +90,7 @@ ctl del w/1 >/dev/null
 for _ in $(seq 3000); do grep -q DELETE "$dir/watch.out" && break; sleep 0.01; done
 kill "$watcher" 2>/dev/null || true
 wait "$watcher" 2>/dev/null || true
+watcher=""
 tail -n 11 "$dir/watch.out" | grep -q $'^DELETE$' || fail "watch output: $(cat "$dir/watch.out")"
 grep -q -x 'b' "$dir/watch.out" || fail "watch output: $(cat "$dir/watch.out")"
 
