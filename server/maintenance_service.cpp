@@ -1,0 +1,219 @@
+// Maintenance for a single member (etcd's v3rpc/maintenance.go). Status, Alarm, Defragment, Snapshot and
+// MoveLeader answer as etcd 3.4 does; Hash and HashKV are Unimplemented: etcd's values are CRC-32Cs of
+// its bbolt file and of its bbolt encoding of every key revision, which leasekv does not keep, and a
+// different value would mislead whoever compares it with an etcd member.
+#include "alarms.hpp"
+#include "convert.hpp"
+#include "services.hpp"
+#include "status.hpp"
+
+#include <openssl/evp.h>
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <filesystem>
+#include <thread>
+
+namespace leasekv::server_detail {
+namespace {
+
+// etcd sends its snapshot in blobs of this size.
+constexpr std::size_t snapshot_blob_bytes = 32 * 1024;
+// etcdctl's `snapshot save` takes a stream whose length is 32 past a multiple of 512 (bbolt's pages,
+// then the SHA-256) as complete; ours is padded with zeros to the multiple.
+constexpr std::uint64_t snapshot_alignment = 512;
+
+// A snapshot stream: the store's snapshot written to a temporary file (on a thread of its own: a large
+// store takes a while and gRPC's threads must not block), then sent from that file in etcd's blobs, then
+// the SHA-256 of all of it. The file is unlinked as soon as it is open.
+class snapshot_reactor final : public grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse> {
+ public:
+  explicit snapshot_reactor(std::shared_ptr<store> s) : sha_(EVP_MD_CTX_new()) {
+    worker_ = std::thread([this, s = std::move(s)] {
+      if (auto st = open_snapshot(*s); !st.ok()) {
+        Finish(st);
+        return;
+      }
+      send_next();
+    });
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {  // the client went away
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "snapshot stream broken"));
+      return;
+    }
+    send_next();
+  }
+
+  void OnDone() override {
+    // OnDone follows Finish, the worker's last act; it may still be returning from that call.
+    if (worker_.get_id() == std::this_thread::get_id()) {
+      worker_.detach();
+    } else {
+      worker_.join();
+    }
+    delete this;
+  }
+
+ private:
+  ~snapshot_reactor() override {
+    if (fd_ >= 0) ::close(fd_);
+    EVP_MD_CTX_free(sha_);
+  }
+
+  grpc::Status open_snapshot(store& s) {
+    if (sha_ == nullptr || EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr) != 1) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, "leasekv-server: cannot start a SHA-256");
+    }
+    std::error_code ec;
+    std::string dir = (std::filesystem::temp_directory_path(ec) / "leasekv-snapshot-XXXXXX").string();
+    if (ec || ::mkdtemp(dir.data()) == nullptr) {
+      return grpc::Status(grpc::StatusCode::UNKNOWN, "leasekv-server: cannot make a temporary directory for the snapshot");
+    }
+    const std::string path = dir + "/snapshot";
+    auto saved = s.save_snapshot(path);
+    if (saved) fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    const bool sized = fd_ >= 0 && ::fstat(fd_, &st) == 0;
+    std::filesystem::remove_all(dir, ec);
+    if (!saved) return to_status(saved.error());
+    if (!sized) return grpc::Status(grpc::StatusCode::UNKNOWN, "leasekv-server: cannot read the snapshot written to " + path);
+    file_bytes_ = static_cast<std::uint64_t>(st.st_size);
+    total_bytes_ = (file_bytes_ + snapshot_alignment - 1) / snapshot_alignment * snapshot_alignment;
+    return grpc::Status::OK;
+  }
+
+  void send_next() {
+    resp_.Clear();
+    if (sent_ < total_bytes_) {
+      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(snapshot_blob_bytes, total_bytes_ - sent_));
+      std::string blob(n, '\0');  // past the file's end: the zero padding
+      std::size_t have = 0;
+      while (sent_ + have < file_bytes_ && have < n) {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n - have, file_bytes_ - sent_ - have));
+        const ssize_t got = ::pread(fd_, blob.data() + have, want, static_cast<off_t>(sent_ + have));
+        if (got <= 0) {
+          Finish(grpc::Status(grpc::StatusCode::UNKNOWN, "leasekv-server: cannot read the snapshot file"));
+          return;
+        }
+        have += static_cast<std::size_t>(got);
+      }
+      EVP_DigestUpdate(sha_, blob.data(), blob.size());
+      sent_ += n;
+      resp_.set_remaining_bytes(total_bytes_ - sent_);
+      resp_.set_blob(std::move(blob));
+      StartWrite(&resp_);
+    } else if (!digest_sent_) {
+      std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+      unsigned int len = 0;
+      EVP_DigestFinal_ex(sha_, digest.data(), &len);
+      digest_sent_ = true;
+      resp_.set_remaining_bytes(0);
+      resp_.set_blob(digest.data(), len);
+      StartWrite(&resp_);
+    } else {
+      Finish(grpc::Status::OK);
+    }
+  }
+
+  EVP_MD_CTX* const sha_;
+  std::thread worker_;
+  int fd_ = -1;
+  std::uint64_t file_bytes_ = 0;
+  std::uint64_t total_bytes_ = 0;  // the file and its padding
+  std::uint64_t sent_ = 0;
+  bool digest_sent_ = false;
+  etcdserverpb::SnapshotResponse resp_;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* maintenance_service::Status(grpc::CallbackServerContext* ctx,
+                                                      const etcdserverpb::StatusRequest*,
+                                                      etcdserverpb::StatusResponse* resp) {
+  const auto stats = c_->store->statistics();
+  const auto rev = c_->store->revision();
+  to_pb(response_header{c_->identity.cluster_id, c_->identity.member_id, rev, c_->raft_term}, resp->mutable_header());
+  // The etcd version whose API this server speaks (clients check it is at least 3.2).
+  resp->set_version("3.4.23");
+  resp->set_dbsize(static_cast<std::int64_t>(stats.bytes));
+  resp->set_dbsizeinuse(static_cast<std::int64_t>(stats.bytes));
+  resp->set_leader(c_->identity.member_id);
+  // No raft log: the store's revision stands in for its index.
+  resp->set_raftindex(static_cast<std::uint64_t>(rev));
+  resp->set_raftappliedindex(static_cast<std::uint64_t>(rev));
+  resp->set_raftterm(c_->raft_term);
+  // Each raised alarm, as etcd lists them (`etcdctl endpoint status` prints them as ERRORS).
+  for (const auto& a : c_->alarms->get(alarm_none)) resp->add_errors(alarm_text(a));
+  return finish(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* maintenance_service::Alarm(grpc::CallbackServerContext* ctx,
+                                                     const etcdserverpb::AlarmRequest* req,
+                                                     etcdserverpb::AlarmResponse* resp) {
+  // No header: etcd's alarm answers carry none.
+  auto add = [&](const alarm_member& a) {
+    auto* m = resp->add_alarms();
+    m->set_memberid(a.member_id);
+    m->set_alarm(static_cast<etcdserverpb::AlarmType>(a.type));
+  };
+  const std::int32_t type = req->alarm();
+  switch (req->action()) {
+    case etcdserverpb::AlarmRequest::GET:
+      for (const auto& a : c_->alarms->get(type)) add(a);
+      break;
+    case etcdserverpb::AlarmRequest::ACTIVATE:
+      add(c_->alarms->activate(req->memberid(), type));
+      break;
+    case etcdserverpb::AlarmRequest::DEACTIVATE:
+      if (auto a = c_->alarms->deactivate(req->memberid(), type)) add(*a);
+      break;
+    default:  // an action etcd does not define: an empty answer, as etcd's
+      break;
+  }
+  return finish(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* maintenance_service::Defragment(grpc::CallbackServerContext* ctx,
+                                                          const etcdserverpb::DefragmentRequest*,
+                                                          etcdserverpb::DefragmentResponse*) {
+  // The store keeps no free pages to give back, so there is nothing to do; etcd's answer has no header.
+  return finish(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* maintenance_service::Hash(grpc::CallbackServerContext* ctx, const etcdserverpb::HashRequest*,
+                                                    etcdserverpb::HashResponse*) {
+  return finish(ctx, grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                  "leasekv-server: Hash is not supported: etcd's value is a CRC-32C of its bbolt "
+                                  "database file, which leasekv does not have"));
+}
+
+grpc::ServerUnaryReactor* maintenance_service::HashKV(grpc::CallbackServerContext* ctx,
+                                                      const etcdserverpb::HashKVRequest*, etcdserverpb::HashKVResponse*) {
+  return finish(ctx, grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                  "leasekv-server: HashKV is not supported: etcd's value is a CRC-32C of its bbolt "
+                                  "encoding of every key revision, which leasekv does not reproduce"));
+}
+
+grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse>* maintenance_service::Snapshot(
+    grpc::CallbackServerContext*, const etcdserverpb::SnapshotRequest*) {
+  return new snapshot_reactor(c_->store);
+}
+
+grpc::ServerUnaryReactor* maintenance_service::MoveLeader(grpc::CallbackServerContext* ctx,
+                                                          const etcdserverpb::MoveLeaderRequest* req,
+                                                          etcdserverpb::MoveLeaderResponse*) {
+  // This member leads and is the only voter: moving leadership to itself is done at once (etcd answers
+  // OK, without a header), to anyone else is etcd's "bad leader transferee".
+  if (req->targetid() != c_->identity.member_id) {
+    return finish(ctx, grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "etcdserver: bad leader transferee"));
+  }
+  return finish(ctx, grpc::Status::OK);
+}
+
+}  // namespace leasekv::server_detail
