@@ -1,19 +1,18 @@
-// Maintenance for a single member (etcd's v3rpc/maintenance.go). Status, Alarm, Defragment, Snapshot and
-// MoveLeader answer as etcd 3.4 does; Hash and HashKV are Unimplemented: etcd's values are CRC-32Cs of
+// Maintenance for a single member (etcd's v3rpc/maintenance.go). Status, Alarm, Defragment, Snapshot (a
+// bbolt database as etcd's, see etcd_backend.hpp) and MoveLeader answer as etcd 3.4 does; Hash and HashKV are Unimplemented: etcd's values are CRC-32Cs of
 // its bbolt file and of its bbolt encoding of every key revision, which leasekv does not keep, and a
 // different value would mislead whoever compares it with an etcd member.
 #include "alarms.hpp"
+#include "etcd_backend.hpp"
 #include "convert.hpp"
 #include "services.hpp"
 #include "status.hpp"
 
 #include <openssl/evp.h>
 
-#include <fcntl.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <thread>
@@ -23,18 +22,17 @@ namespace {
 
 // etcd sends its snapshot in blobs of this size.
 constexpr std::size_t snapshot_blob_bytes = 32 * 1024;
-// etcdctl's `snapshot save` takes a stream whose length is 32 past a multiple of 512 (bbolt's pages,
-// then the SHA-256) as complete; ours is padded with zeros to the multiple.
-constexpr std::uint64_t snapshot_alignment = 512;
 
-// A snapshot stream: the store's snapshot written to a temporary file (on a thread of its own: a large
-// store takes a while and gRPC's threads must not block), then sent from that file in etcd's blobs, then
-// the SHA-256 of all of it. The file is unlinked as soon as it is open.
+// A snapshot stream: the store's snapshot, turned into the bbolt database etcd would send
+// (etcd_backend.hpp) on a thread of its own (a large store takes a while and gRPC's threads must not
+// block), then sent as etcd sends it: blobs of 32 KiB, `remaining_bytes` counting down, then one blob
+// with the SHA-256 of all before it. etcdctl's `snapshot save` takes a stream whose length is 32 past a
+// multiple of 512 as whole; a bbolt file is a multiple of its 4096-byte pages.
 class snapshot_reactor final : public grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse> {
  public:
-  explicit snapshot_reactor(std::shared_ptr<store> s) : sha_(EVP_MD_CTX_new()) {
-    worker_ = std::thread([this, s = std::move(s)] {
-      if (auto st = open_snapshot(*s); !st.ok()) {
+  snapshot_reactor(std::shared_ptr<store> s, etcd_member m) : sha_(EVP_MD_CTX_new()) {
+    worker_ = std::thread([this, s = std::move(s), m = std::move(m)] {
+      if (auto st = prepare(*s, m); !st.ok()) {
         Finish(st);
         return;
       }
@@ -61,12 +59,10 @@ class snapshot_reactor final : public grpc::ServerWriteReactor<etcdserverpb::Sna
   }
 
  private:
-  ~snapshot_reactor() override {
-    if (fd_ >= 0) ::close(fd_);
-    EVP_MD_CTX_free(sha_);
-  }
+  ~snapshot_reactor() override { EVP_MD_CTX_free(sha_); }
 
-  grpc::Status open_snapshot(store& s) {
+  // The store's snapshot goes to a temporary directory, removed once it is converted.
+  grpc::Status prepare(store& s, const etcd_member& m) {
     if (sha_ == nullptr || EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr) != 1) {
       return grpc::Status(grpc::StatusCode::INTERNAL, "leasekv-server: cannot start a SHA-256");
     }
@@ -77,36 +73,21 @@ class snapshot_reactor final : public grpc::ServerWriteReactor<etcdserverpb::Sna
     }
     const std::string path = dir + "/snapshot";
     auto saved = s.save_snapshot(path);
-    if (saved) fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    struct stat st {};
-    const bool sized = fd_ >= 0 && ::fstat(fd_, &st) == 0;
+    result<std::string> db = saved ? etcd_backend_from_snapshot(path, m) : result<std::string>(saved.error());
     std::filesystem::remove_all(dir, ec);
-    if (!saved) return to_status(saved.error());
-    if (!sized) return grpc::Status(grpc::StatusCode::UNKNOWN, "leasekv-server: cannot read the snapshot written to " + path);
-    file_bytes_ = static_cast<std::uint64_t>(st.st_size);
-    total_bytes_ = (file_bytes_ + snapshot_alignment - 1) / snapshot_alignment * snapshot_alignment;
+    if (!db) return to_status(db.error());
+    data_ = std::move(db).value();
     return grpc::Status::OK;
   }
 
   void send_next() {
     resp_.Clear();
-    if (sent_ < total_bytes_) {
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(snapshot_blob_bytes, total_bytes_ - sent_));
-      std::string blob(n, '\0');  // past the file's end: the zero padding
-      std::size_t have = 0;
-      while (sent_ + have < file_bytes_ && have < n) {
-        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n - have, file_bytes_ - sent_ - have));
-        const ssize_t got = ::pread(fd_, blob.data() + have, want, static_cast<off_t>(sent_ + have));
-        if (got <= 0) {
-          Finish(grpc::Status(grpc::StatusCode::UNKNOWN, "leasekv-server: cannot read the snapshot file"));
-          return;
-        }
-        have += static_cast<std::size_t>(got);
-      }
-      EVP_DigestUpdate(sha_, blob.data(), blob.size());
+    if (sent_ < data_.size()) {
+      const std::size_t n = std::min(snapshot_blob_bytes, data_.size() - sent_);
+      EVP_DigestUpdate(sha_, data_.data() + sent_, n);
+      resp_.set_blob(data_.data() + sent_, n);
       sent_ += n;
-      resp_.set_remaining_bytes(total_bytes_ - sent_);
-      resp_.set_blob(std::move(blob));
+      resp_.set_remaining_bytes(data_.size() - sent_);
       StartWrite(&resp_);
     } else if (!digest_sent_) {
       std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
@@ -123,10 +104,8 @@ class snapshot_reactor final : public grpc::ServerWriteReactor<etcdserverpb::Sna
 
   EVP_MD_CTX* const sha_;
   std::thread worker_;
-  int fd_ = -1;
-  std::uint64_t file_bytes_ = 0;
-  std::uint64_t total_bytes_ = 0;  // the file and its padding
-  std::uint64_t sent_ = 0;
+  std::string data_;  // the bbolt file
+  std::size_t sent_ = 0;
   bool digest_sent_ = false;
   etcdserverpb::SnapshotResponse resp_;
 };
@@ -202,7 +181,8 @@ grpc::ServerUnaryReactor* maintenance_service::HashKV(grpc::CallbackServerContex
 
 grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse>* maintenance_service::Snapshot(
     grpc::CallbackServerContext*, const etcdserverpb::SnapshotRequest*) {
-  return new snapshot_reactor(c_->store);
+  return new snapshot_reactor(c_->store, {c_->identity.member_id, c_->options.name, c_->options.peer_urls,
+                                          c_->options.client_urls});
 }
 
 grpc::ServerUnaryReactor* maintenance_service::MoveLeader(grpc::CallbackServerContext* ctx,
