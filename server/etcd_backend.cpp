@@ -4,6 +4,7 @@
 
 #include "kv.pb.h"
 
+#include <boost/crc.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <algorithm>
@@ -11,7 +12,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
-#include <map>
+#include <optional>
+#include <set>
 #include <string_view>
 
 namespace leasekv::server_detail {
@@ -47,6 +49,12 @@ std::string big_endian(std::uint64_t v) {
   std::string out(8, '\0');
   for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
   return out;
+}
+
+std::uint64_t read_big_endian(std::string_view s, std::size_t at) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(s[at + i]);
+  return v;
 }
 
 // etcd's revision key: main, '_', sub (mvcc/revision.go).
@@ -119,9 +127,42 @@ struct snapshot_contents {
   std::int64_t compacted = -1;
   std::vector<std::pair<std::string, std::string>> keys;    // the key bucket, unsorted
   std::vector<std::pair<std::string, std::string>> leases;  // the lease bucket, unsorted
+  std::set<std::pair<std::int64_t, std::int64_t>> keep;     // see read_snapshot's keep_at
 };
 
-result<snapshot_contents> read_snapshot(const std::string& path) {
+// etcd's keyIndex.keep (mvcc/key_index.go): the revision of this key that a compaction at `at` would
+// keep, if any. `revs` are the key's retained revisions, oldest first, `tombstone` marking deletions.
+// A key's generations end at its deletions; the last one (possibly empty) is the current one.
+struct key_revision {
+  std::int64_t main = 0;
+  std::int64_t sub = 0;
+  bool tombstone = false;
+};
+void add_kept(const std::vector<key_revision>& revs, std::int64_t at, std::set<std::pair<std::int64_t, std::int64_t>>& keep) {
+  std::vector<std::pair<std::size_t, std::size_t>> generations;  // [first, last) into revs
+  std::size_t first = 0;
+  for (std::size_t i = 0; i < revs.size(); ++i) {
+    if (revs[i].tombstone) {
+      generations.emplace_back(first, i + 1);
+      first = i + 1;
+    }
+  }
+  generations.emplace_back(first, revs.size());
+  // The first generation holding `at` or made after it.
+  std::size_t g = 0;
+  while (g + 1 < generations.size() && revs[generations[g].second - 1].main <= at) ++g;
+  const auto [begin, end] = generations[g];
+  for (std::size_t i = end; i > begin; --i) {
+    if (revs[i - 1].main > at) continue;
+    // The newest revision at or before `at`, unless it is the deletion that ended its generation.
+    if (!(i == end && g + 1 != generations.size())) keep.emplace(revs[i - 1].main, revs[i - 1].sub);
+    break;
+  }
+}
+
+// Reads a leasekv snapshot file. With keep_at (0: the snapshot's revision), also the revisions etcd's
+// index would keep if compacted there (treeIndex.Keep), which etcd's HashKV needs.
+result<snapshot_contents> read_snapshot(const std::string& path, std::optional<std::int64_t> keep_at = std::nullopt) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return error(boost::system::error_code(errno, boost::system::system_category()), path);
   const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -150,11 +191,13 @@ result<snapshot_contents> read_snapshot(const std::string& path) {
         std::string_view key;
         std::uint32_t n = 0;
         ok = r.get_bytes(key) && r.get(n);
+        std::vector<key_revision> revs;
         for (std::uint32_t i = 0; ok && i < n; ++i) {
           std::int64_t mod = 0, sub = 0, create = 0, version = 0, lease = 0;
           std::string_view value;
           ok = r.get(mod) && r.get(sub) && r.get(create) && r.get(version) && r.get(lease) && r.get_bytes(value);
           if (!ok) break;
+          revs.push_back({mod, sub, version == 0});
           kv.Clear();
           kv.set_key(std::string(key));
           if (version == 0) {  // a deletion: etcd stores the key alone, under a marked revision
@@ -168,6 +211,7 @@ result<snapshot_contents> read_snapshot(const std::string& path) {
             out.keys.emplace_back(revision_key(mod, sub), kv.SerializeAsString());
           }
         }
+        if (ok && keep_at) add_kept(revs, *keep_at == 0 ? out.revision : *keep_at, out.keep);
         break;
       }
       case 4: {  // a lease: id, TTL in ms, deadline
@@ -196,7 +240,9 @@ result<snapshot_contents> read_snapshot(const std::string& path) {
 result<std::string> etcd_backend_from_snapshot(const std::string& path, const etcd_member& member) {
   auto read = read_snapshot(path);  // the file itself is let go before the database is built
   if (!read) return read.error();
-  auto& [revision, compacted, keys, leases] = read.value();
+  auto& c = read.value();
+  auto& keys = c.keys;
+  auto& leases = c.leases;
   std::sort(keys.begin(), keys.end());
   std::sort(leases.begin(), leases.end());
 
@@ -212,14 +258,37 @@ result<std::string> etcd_backend_from_snapshot(const std::string& path, const et
   std::snprintf(id_hex, sizeof id_hex, "%llx", static_cast<unsigned long long>(member.id));
   buckets.push_back({"members", {{id_hex, member_json(member)}}});
   buckets.push_back({"members_removed", {}});
-  bbolt_bucket meta{"meta", {{"consistent_index", big_endian(static_cast<std::uint64_t>(revision))}}};
-  if (compacted > 0) {
+  bbolt_bucket meta{"meta", {{"consistent_index", big_endian(static_cast<std::uint64_t>(c.revision))}}};
+  if (c.compacted > 0) {
     // etcd records the compaction it scheduled and the one it finished; here they are one.
-    meta.items.emplace_back("finishedCompactRev", revision_key(compacted, 0));
-    meta.items.emplace_back("scheduledCompactRev", revision_key(compacted, 0));
+    meta.items.emplace_back("finishedCompactRev", revision_key(c.compacted, 0));
+    meta.items.emplace_back("scheduledCompactRev", revision_key(c.compacted, 0));
   }
   buckets.push_back(std::move(meta));
   return write_bbolt(buckets);
+}
+
+result<hash_kv_result> hash_kv_from_snapshot(const std::string& path, std::int64_t rev) {
+  auto read = read_snapshot(path, rev);
+  if (!read) return read.error();
+  auto& c = read.value();
+  // etcd's HashByRev (mvcc/kvstore.go).
+  if (rev > 0 && rev <= c.compacted) return error(errc::compacted);
+  if (rev > 0 && rev > c.revision) return error(errc::future_revision);
+  if (rev == 0) rev = c.revision;
+  std::sort(c.keys.begin(), c.keys.end());
+  boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc;  // CRC-32C
+  crc.process_bytes("key", 3);
+  for (const auto& [k, v] : c.keys) {
+    const auto main = static_cast<std::int64_t>(read_big_endian(k, 0));
+    const auto sub = static_cast<std::int64_t>(read_big_endian(k, 9));
+    if (main > rev) continue;
+    // Revisions up to the compacted one count only if a compaction at `rev` would keep them.
+    if (main <= c.compacted && !c.keep.empty() && c.keep.count({main, sub}) == 0) continue;
+    crc.process_bytes(k.data(), k.size());
+    crc.process_bytes(v.data(), v.size());
+  }
+  return hash_kv_result{crc.checksum(), c.revision, c.compacted};
 }
 
 }  // namespace leasekv::server_detail

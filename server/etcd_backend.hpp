@@ -37,4 +37,16 @@ struct etcd_member {
 // system's error if it cannot be read.
 result<std::string> etcd_backend_from_snapshot(const std::string& path, const etcd_member& member);
 
+// etcd's HashKV over that key bucket (mvcc/kvstore.go HashByRev): CRC-32C of "key" and each entry, in
+// revision order, up to revision `rev` (0: the snapshot's), where entries at or below the compacted
+// revision count only if a compaction at `rev` would keep them. Since the bucket is etcd's, so is the
+// hash, for the same history. Fails with errc::compacted if rev <= the compacted revision, with
+// future_revision if above the snapshot's, or as etcd_backend_from_snapshot does.
+struct hash_kv_result {
+  std::uint32_t hash = 0;
+  std::int64_t revision = 0;          // the snapshot's revision
+  std::int64_t compact_revision = 0;  // -1 if never compacted
+};
+result<hash_kv_result> hash_kv_from_snapshot(const std::string& path, std::int64_t rev);
+
 }  // namespace leasekv::server_detail

@@ -1,16 +1,19 @@
-// Maintenance for a single member (etcd's v3rpc/maintenance.go). Status, Alarm, Defragment, Snapshot (a
-// bbolt database as etcd's, see etcd_backend.hpp) and MoveLeader answer as etcd 3.4 does; Hash and HashKV are Unimplemented: etcd's values are CRC-32Cs of
-// its bbolt file and of its bbolt encoding of every key revision, which leasekv does not keep, and a
-// different value would mislead whoever compares it with an etcd member.
+// Maintenance for a single member (etcd's v3rpc/maintenance.go). Status, Alarm, Defragment, Snapshot,
+// HashKV and MoveLeader answer as etcd 3.4 does; Snapshot and HashKV work on the bbolt key bucket etcd
+// would hold for the store's history (etcd_backend.hpp), so their bytes and hash are etcd's. Hash is
+// Unimplemented: etcd's value covers its whole bbolt file (members, auth, alarms, leases, raft index),
+// which leasekv does not reproduce, and a different value would mislead whoever compares it with etcd.
 #include "alarms.hpp"
-#include "etcd_backend.hpp"
 #include "convert.hpp"
+#include "etcd_backend.hpp"
 #include "services.hpp"
 #include "status.hpp"
 
 #include <openssl/evp.h>
 
 #include <stdlib.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <array>
@@ -19,6 +22,22 @@
 
 namespace leasekv::server_detail {
 namespace {
+
+// f(path) of the store's snapshot, written to a temporary directory that is removed afterwards.
+template <class F>
+auto from_store_snapshot(store& s, F f) -> decltype(f(std::string())) {
+  std::error_code ec;
+  std::string dir = (std::filesystem::temp_directory_path(ec) / "leasekv-snapshot-XXXXXX").string();
+  if (ec || ::mkdtemp(dir.data()) == nullptr) {
+    return error(boost::system::error_code(errno, boost::system::system_category()),
+                 "cannot make a temporary directory for a snapshot");
+  }
+  const std::string path = dir + "/snapshot";
+  auto saved = s.save_snapshot(path);
+  auto out = saved ? f(path) : decltype(f(path))(saved.error());
+  std::filesystem::remove_all(dir, ec);
+  return out;
+}
 
 // etcd sends its snapshot in blobs of this size.
 constexpr std::size_t snapshot_blob_bytes = 32 * 1024;
@@ -61,20 +80,11 @@ class snapshot_reactor final : public grpc::ServerWriteReactor<etcdserverpb::Sna
  private:
   ~snapshot_reactor() override { EVP_MD_CTX_free(sha_); }
 
-  // The store's snapshot goes to a temporary directory, removed once it is converted.
   grpc::Status prepare(store& s, const etcd_member& m) {
     if (sha_ == nullptr || EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr) != 1) {
       return grpc::Status(grpc::StatusCode::INTERNAL, "leasekv-server: cannot start a SHA-256");
     }
-    std::error_code ec;
-    std::string dir = (std::filesystem::temp_directory_path(ec) / "leasekv-snapshot-XXXXXX").string();
-    if (ec || ::mkdtemp(dir.data()) == nullptr) {
-      return grpc::Status(grpc::StatusCode::UNKNOWN, "leasekv-server: cannot make a temporary directory for the snapshot");
-    }
-    const std::string path = dir + "/snapshot";
-    auto saved = s.save_snapshot(path);
-    result<std::string> db = saved ? etcd_backend_from_snapshot(path, m) : result<std::string>(saved.error());
-    std::filesystem::remove_all(dir, ec);
+    auto db = from_store_snapshot(s, [&](const std::string& path) { return etcd_backend_from_snapshot(path, m); });
     if (!db) return to_status(db.error());
     data_ = std::move(db).value();
     return grpc::Status::OK;
@@ -173,10 +183,19 @@ grpc::ServerUnaryReactor* maintenance_service::Hash(grpc::CallbackServerContext*
 }
 
 grpc::ServerUnaryReactor* maintenance_service::HashKV(grpc::CallbackServerContext* ctx,
-                                                      const etcdserverpb::HashKVRequest*, etcdserverpb::HashKVResponse*) {
-  return finish(ctx, grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                  "leasekv-server: HashKV is not supported: etcd's value is a CRC-32C of its bbolt "
-                                  "encoding of every key revision, which leasekv does not reproduce"));
+                                                      const etcdserverpb::HashKVRequest* req,
+                                                      etcdserverpb::HashKVResponse* resp) {
+  // Over the key bucket etcd would hold (etcd_backend.hpp): etcd's value for the same history.
+  auto h = from_store_snapshot(*c_->store, [&](const std::string& path) {
+    return hash_kv_from_snapshot(path, req->revision());
+  });
+  if (!h) return finish(ctx, to_status(h.error()));
+  // The header carries the current revision, whichever was hashed.
+  to_pb(response_header{c_->identity.cluster_id, c_->identity.member_id, h.value().revision, c_->raft_term},
+        resp->mutable_header());
+  resp->set_hash(h.value().hash);
+  resp->set_compact_revision(h.value().compact_revision);
+  return finish(ctx, grpc::Status::OK);
 }
 
 grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse>* maintenance_service::Snapshot(

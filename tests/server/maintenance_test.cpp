@@ -248,7 +248,7 @@ TEST_CASE("maintenance: Snapshot streams etcd's bbolt database of the store in 3
   CHECK(data.find(entry) != std::string::npos);
 }
 
-TEST_CASE("maintenance: Defragment and MoveLeader to this member succeed, Hash and HashKV are Unimplemented", "[server]") {
+TEST_CASE("maintenance: Defragment and MoveLeader to this member succeed, Hash is Unimplemented", "[server]") {
   fixture f;
   {
     grpc::ClientContext c;
@@ -278,13 +278,63 @@ TEST_CASE("maintenance: Defragment and MoveLeader to this member succeed, Hash a
     CHECK(s.error_code() == grpc::StatusCode::UNIMPLEMENTED);
     CHECK_THAT(s.error_message(), Catch::Contains("bbolt"));
   }
+}
+
+TEST_CASE("maintenance: HashKV gives etcd 3.4's values for the same history, compaction included", "[server]") {
+  fixture f;
+  auto hash_kv = [&](std::int64_t rev, etcdserverpb::HashKVResponse& resp) {
+    grpc::ClientContext c;
+    etcdserverpb::HashKVRequest req;
+    req.set_revision(rev);
+    return f.maintenance->HashKV(&c, req, &resp);
+  };
+  auto del = [&](const std::string& key) {
+    grpc::ClientContext c;
+    etcdserverpb::DeleteRangeRequest req;
+    req.set_key(key);
+    etcdserverpb::DeleteRangeResponse resp;
+    REQUIRE(f.kv->DeleteRange(&c, req, &resp).ok());
+  };
+  etcdserverpb::HashKVResponse resp;
+  REQUIRE(hash_kv(0, resp).ok());
+  CHECK(resp.hash() == 1084519789u);  // a fresh etcd's
+  CHECK(resp.compact_revision() == -1);
+  CHECK(resp.header().revision() == 1);
+
+  // The values etcd 3.4.23 answered after the same etcdctl commands: put a 1, del a, put a 2, put a 3,
+  // del a, put a 4, put b 1, del b, put c 1, compaction 5, put a 5, del c, put b 2.
+  REQUIRE(f.put("a", "1").ok());
+  del("a");
+  REQUIRE(f.put("a", "2").ok());
+  REQUIRE(f.put("a", "3").ok());
+  del("a");
+  REQUIRE(f.put("a", "4").ok());
+  REQUIRE(f.put("b", "1").ok());
+  del("b");
+  REQUIRE(f.put("c", "1").ok());
   {
     grpc::ClientContext c;
-    etcdserverpb::HashKVResponse resp;
-    const auto s = f.maintenance->HashKV(&c, {}, &resp);
-    CHECK(s.error_code() == grpc::StatusCode::UNIMPLEMENTED);
-    CHECK_THAT(s.error_message(), Catch::Contains("HashKV is not supported"));
+    etcdserverpb::CompactionRequest req;
+    req.set_revision(5);
+    etcdserverpb::CompactionResponse compacted;
+    REQUIRE(f.kv->Compact(&c, req, &compacted).ok());
   }
+  REQUIRE(f.put("a", "5").ok());
+  del("c");
+  REQUIRE(f.put("b", "2").ok());
+
+  REQUIRE(hash_kv(0, resp).ok());
+  CHECK(resp.hash() == 2538129542u);
+  CHECK(resp.compact_revision() == 5);
+  CHECK(resp.header().revision() == 13);
+  REQUIRE(hash_kv(6, resp).ok());
+  CHECK(resp.hash() == 1337084641u);
+  CHECK(resp.header().revision() == 13);  // the current revision, whichever was hashed
+  REQUIRE(hash_kv(10, resp).ok());
+  CHECK(resp.hash() == 1637983572u);
+  check_status(hash_kv(5, resp), grpc::StatusCode::OUT_OF_RANGE, "etcdserver: mvcc: required revision has been compacted");
+  check_status(hash_kv(14, resp), grpc::StatusCode::OUT_OF_RANGE,
+               "etcdserver: mvcc: required revision is a future revision");
 }
 
 TEST_CASE("cluster: membership changes are refused with a single etcd member's errors, and an update of it is kept", "[server]") {
