@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Maintenance, Cluster and Auth of leasekv-server through real etcdctl 3.4, expecting what etcdctl prints
 # against a single-member etcd 3.4.23 (measured on loopback with the same commands): `snapshot save`,
-# `snapshot status` and `snapshot restore`, the
-# NOSPACE alarm of a tiny --quota-backend-bytes and etcd's way out of it (compact, defrag, disarm),
-# membership changes refused, users and roles with authentication disabled, health, HashKV (etcd's value)
-# and leadership.
+# `status` and `restore`, the NOSPACE alarm of a tiny --quota-backend-bytes and etcd's way out of it
+# (compact, defrag, disarm), membership changes refused, users and roles with authentication disabled,
+# health, HashKV (etcd's value) and leadership.
 # The server listens on a loopback port the OS picked and is stopped here.
 #   maintenance.sh LEASEKV_SERVER
 set -euo pipefail
