@@ -10,13 +10,11 @@
 #include "status.hpp"
 
 #include <openssl/evp.h>
-
-#include <stdlib.h>
-
-#include <cerrno>
+#include <stdlib.h>  // mkdtemp
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <filesystem>
 #include <thread>
 

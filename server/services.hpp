@@ -35,7 +35,7 @@ struct context {
   std::atomic<std::uint64_t> lease_sequence{0};
   lease_id next_lease_id();
 
-  // This member's alarms; `store` is the opened store behind them (alarms.hpp).
+  // This member's alarms (alarms.hpp): `store` reaches the store it was started with through them.
   std::shared_ptr<alarm_table> alarms;
 };
 
