@@ -1,4 +1,5 @@
 // leasekv::server — builds the gRPC server with etcd's transport settings and the services.
+#include "alarms.hpp"
 #include "services.hpp"
 
 #include <grpcpp/security/server_credentials.h>
@@ -53,6 +54,7 @@ class grpc_server final : public server {
   std::unique_ptr<server_detail::auth_service> auth_;
   std::unique_ptr<server_detail::lock_service> lock_;
   std::unique_ptr<server_detail::election_service> election_;
+  std::unique_ptr<server_detail::health_service> health_;
   boost::asio::thread_pool pool_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> addresses_;
@@ -82,7 +84,9 @@ result<std::unique_ptr<server>> server::start(std::shared_ptr<store> s, server_o
   if (!probe) return probe.error();
   ctx->identity = {probe.value().header.member_id, probe.value().header.cluster_id};
   ctx->raft_term = probe.value().header.raft_term;
-  ctx->store = std::move(s);
+  // The services reach the store through this member's alarms (a NOSPACE alarm refuses writes).
+  ctx->alarms = std::make_shared<server_detail::alarm_table>();
+  ctx->store = server_detail::gate_by_alarms(std::move(s), ctx->alarms, ctx->identity.member_id);
   ctx->options = o;
   ctx->watch_executor = srv->pool_.get_executor();
   const auto unix_ms = static_cast<std::uint64_t>(
@@ -94,7 +98,14 @@ result<std::unique_ptr<server>> server::start(std::shared_ptr<store> s, server_o
   srv->watch_ = std::make_unique<server_detail::watch_service>(ctx);
   srv->cluster_ = std::make_unique<server_detail::cluster_service>(ctx);
   srv->maintenance_ = std::make_unique<server_detail::maintenance_service>(ctx);
-  srv->auth_ = std::make_unique<server_detail::auth_service>();
+  srv->auth_ = std::make_unique<server_detail::auth_service>(ctx);
+  // Health answers SERVING for "" and for each service registered here.
+  srv->health_ = std::make_unique<server_detail::health_service>(std::vector<std::string>{
+      etcdserverpb::KV::service_full_name(), etcdserverpb::Watch::service_full_name(),
+      etcdserverpb::Lease::service_full_name(), etcdserverpb::Cluster::service_full_name(),
+      etcdserverpb::Maintenance::service_full_name(), etcdserverpb::Auth::service_full_name(),
+      v3lockpb::Lock::service_full_name(), v3electionpb::Election::service_full_name(),
+      grpc::health::v1::Health::service_full_name()});
   srv->lock_ = std::make_unique<server_detail::lock_service>(ctx);
   srv->election_ = std::make_unique<server_detail::election_service>(ctx);
 
@@ -118,6 +129,7 @@ result<std::unique_ptr<server>> server::start(std::shared_ptr<store> s, server_o
   b.RegisterService(srv->auth_.get());
   b.RegisterService(srv->lock_.get());
   b.RegisterService(srv->election_.get());
+  b.RegisterService(srv->health_.get());
   srv->server_ = b.BuildAndStart();
   if (!srv->server_) return error(errc::invalid_argument, "cannot listen on the given addresses");
   for (std::size_t i = 0; i < o.listen.size(); ++i) {

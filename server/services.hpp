@@ -4,6 +4,7 @@
 
 #include "leasekv/server.hpp"
 
+#include "health.grpc.pb.h"
 #include "rpc.grpc.pb.h"
 #include "v3election.grpc.pb.h"
 #include "v3lock.grpc.pb.h"
@@ -13,8 +14,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
 
 namespace leasekv::server_detail {
+
+class alarm_table;
 
 // What every service shares. Constant after construction but for the lease id sequence.
 struct context {
@@ -30,6 +36,9 @@ struct context {
   // come from the same generator, so its consecutive grants differ by 2; ours advance by 2 likewise.
   std::atomic<std::uint64_t> lease_sequence{0};
   lease_id next_lease_id();
+
+  // This member's alarms (alarms.hpp): `store` reaches the store it was started with through them.
+  std::shared_ptr<alarm_table> alarms;
 };
 
 class kv_service final : public etcdserverpb::KV::CallbackService {
@@ -70,12 +79,26 @@ class lease_service final : public etcdserverpb::Lease::CallbackService {
 
 class cluster_service final : public etcdserverpb::Cluster::CallbackService {
  public:
-  explicit cluster_service(std::shared_ptr<context> c) : c_(std::move(c)) {}
+  explicit cluster_service(std::shared_ptr<context> c) : c_(std::move(c)), peer_urls_(c_->options.peer_urls) {}
   grpc::ServerUnaryReactor* MemberList(grpc::CallbackServerContext*, const etcdserverpb::MemberListRequest*,
                                        etcdserverpb::MemberListResponse*) override;
+  grpc::ServerUnaryReactor* MemberAdd(grpc::CallbackServerContext*, const etcdserverpb::MemberAddRequest*,
+                                      etcdserverpb::MemberAddResponse*) override;
+  grpc::ServerUnaryReactor* MemberRemove(grpc::CallbackServerContext*, const etcdserverpb::MemberRemoveRequest*,
+                                         etcdserverpb::MemberRemoveResponse*) override;
+  grpc::ServerUnaryReactor* MemberUpdate(grpc::CallbackServerContext*, const etcdserverpb::MemberUpdateRequest*,
+                                         etcdserverpb::MemberUpdateResponse*) override;
+  grpc::ServerUnaryReactor* MemberPromote(grpc::CallbackServerContext*, const etcdserverpb::MemberPromoteRequest*,
+                                          etcdserverpb::MemberPromoteResponse*) override;
 
  private:
+  // The header (no revision, as etcd's cluster handlers) and this member, as its peer URLs are now.
+  template <class Response>
+  void fill(Response* resp);
+
   std::shared_ptr<context> c_;
+  std::mutex mu_;
+  std::vector<std::string> peer_urls_;  // guarded by mu_: MemberUpdate changes them
 };
 
 class maintenance_service final : public etcdserverpb::Maintenance::CallbackService {
@@ -83,16 +106,90 @@ class maintenance_service final : public etcdserverpb::Maintenance::CallbackServ
   explicit maintenance_service(std::shared_ptr<context> c) : c_(std::move(c)) {}
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext*, const etcdserverpb::StatusRequest*,
                                    etcdserverpb::StatusResponse*) override;
+  grpc::ServerUnaryReactor* Alarm(grpc::CallbackServerContext*, const etcdserverpb::AlarmRequest*,
+                                  etcdserverpb::AlarmResponse*) override;
+  grpc::ServerUnaryReactor* Defragment(grpc::CallbackServerContext*, const etcdserverpb::DefragmentRequest*,
+                                       etcdserverpb::DefragmentResponse*) override;
+  grpc::ServerUnaryReactor* Hash(grpc::CallbackServerContext*, const etcdserverpb::HashRequest*,
+                                 etcdserverpb::HashResponse*) override;
+  grpc::ServerUnaryReactor* HashKV(grpc::CallbackServerContext*, const etcdserverpb::HashKVRequest*,
+                                   etcdserverpb::HashKVResponse*) override;
+  grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse>* Snapshot(grpc::CallbackServerContext*,
+                                                                    const etcdserverpb::SnapshotRequest*) override;
+  grpc::ServerUnaryReactor* MoveLeader(grpc::CallbackServerContext*, const etcdserverpb::MoveLeaderRequest*,
+                                       etcdserverpb::MoveLeaderResponse*) override;
 
  private:
   std::shared_ptr<context> c_;
 };
 
+// Auth as etcd 3.4 answers it with authentication disabled: users and roles can be added, granted,
+// listed and deleted (kept in memory, without passwords: nothing checks them), Authenticate says
+// authentication is not enabled, and AuthEnable is refused (auth_service.cpp says how).
 class auth_service final : public etcdserverpb::Auth::CallbackService {
  public:
+  explicit auth_service(std::shared_ptr<context> c);
+  ~auth_service() override;
   // clientv3 with a user name calls Authenticate first and goes on without a token on this answer.
   grpc::ServerUnaryReactor* Authenticate(grpc::CallbackServerContext*, const etcdserverpb::AuthenticateRequest*,
                                          etcdserverpb::AuthenticateResponse*) override;
+  grpc::ServerUnaryReactor* AuthEnable(grpc::CallbackServerContext*, const etcdserverpb::AuthEnableRequest*,
+                                       etcdserverpb::AuthEnableResponse*) override;
+  grpc::ServerUnaryReactor* AuthDisable(grpc::CallbackServerContext*, const etcdserverpb::AuthDisableRequest*,
+                                        etcdserverpb::AuthDisableResponse*) override;
+  grpc::ServerUnaryReactor* UserAdd(grpc::CallbackServerContext*, const etcdserverpb::AuthUserAddRequest*,
+                                    etcdserverpb::AuthUserAddResponse*) override;
+  grpc::ServerUnaryReactor* UserGet(grpc::CallbackServerContext*, const etcdserverpb::AuthUserGetRequest*,
+                                    etcdserverpb::AuthUserGetResponse*) override;
+  grpc::ServerUnaryReactor* UserList(grpc::CallbackServerContext*, const etcdserverpb::AuthUserListRequest*,
+                                     etcdserverpb::AuthUserListResponse*) override;
+  grpc::ServerUnaryReactor* UserDelete(grpc::CallbackServerContext*, const etcdserverpb::AuthUserDeleteRequest*,
+                                       etcdserverpb::AuthUserDeleteResponse*) override;
+  grpc::ServerUnaryReactor* UserChangePassword(grpc::CallbackServerContext*,
+                                               const etcdserverpb::AuthUserChangePasswordRequest*,
+                                               etcdserverpb::AuthUserChangePasswordResponse*) override;
+  grpc::ServerUnaryReactor* UserGrantRole(grpc::CallbackServerContext*, const etcdserverpb::AuthUserGrantRoleRequest*,
+                                          etcdserverpb::AuthUserGrantRoleResponse*) override;
+  grpc::ServerUnaryReactor* UserRevokeRole(grpc::CallbackServerContext*, const etcdserverpb::AuthUserRevokeRoleRequest*,
+                                           etcdserverpb::AuthUserRevokeRoleResponse*) override;
+  grpc::ServerUnaryReactor* RoleAdd(grpc::CallbackServerContext*, const etcdserverpb::AuthRoleAddRequest*,
+                                    etcdserverpb::AuthRoleAddResponse*) override;
+  grpc::ServerUnaryReactor* RoleGet(grpc::CallbackServerContext*, const etcdserverpb::AuthRoleGetRequest*,
+                                    etcdserverpb::AuthRoleGetResponse*) override;
+  grpc::ServerUnaryReactor* RoleList(grpc::CallbackServerContext*, const etcdserverpb::AuthRoleListRequest*,
+                                     etcdserverpb::AuthRoleListResponse*) override;
+  grpc::ServerUnaryReactor* RoleDelete(grpc::CallbackServerContext*, const etcdserverpb::AuthRoleDeleteRequest*,
+                                       etcdserverpb::AuthRoleDeleteResponse*) override;
+  grpc::ServerUnaryReactor* RoleGrantPermission(grpc::CallbackServerContext*,
+                                                const etcdserverpb::AuthRoleGrantPermissionRequest*,
+                                                etcdserverpb::AuthRoleGrantPermissionResponse*) override;
+  grpc::ServerUnaryReactor* RoleRevokePermission(grpc::CallbackServerContext*,
+                                                 const etcdserverpb::AuthRoleRevokePermissionRequest*,
+                                                 etcdserverpb::AuthRoleRevokePermissionResponse*) override;
+
+ private:
+  struct registry;  // the users and roles, behind their mutex
+  template <class Response>
+  grpc::ServerUnaryReactor* ok(grpc::CallbackServerContext* ctx, Response* resp);
+
+  std::shared_ptr<context> c_;
+  std::unique_ptr<registry> r_;
+};
+
+// grpc.health.v1.Health: SERVING for "" and for each of `services` (full names such as
+// "etcdserverpb.KV"); Check of another name is NotFound "unknown service" and Watch of it answers
+// SERVICE_UNKNOWN, as grpc-go's health server (etcd's) does. The status never changes while serving.
+class health_service final : public grpc::health::v1::Health::CallbackService {
+ public:
+  explicit health_service(std::vector<std::string> services) : services_(std::move(services)) {}
+  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext*, const grpc::health::v1::HealthCheckRequest*,
+                                  grpc::health::v1::HealthCheckResponse*) override;
+  grpc::ServerWriteReactor<grpc::health::v1::HealthCheckResponse>* Watch(
+      grpc::CallbackServerContext*, const grpc::health::v1::HealthCheckRequest*) override;
+
+ private:
+  bool serves(const std::string& name) const;
+  const std::vector<std::string> services_;
 };
 
 class watch_service final : public etcdserverpb::Watch::CallbackService {

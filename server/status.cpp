@@ -1,5 +1,7 @@
 #include "status.hpp"
 
+#include "alarms.hpp"
+
 #include <utility>
 
 namespace leasekv::server_detail {
@@ -37,6 +39,8 @@ grpc::Status to_status(const error& e) {
       if (e == m.code) return grpc::Status(m.status, m.message);
     }
   }
+  // A write refused under a CORRUPT alarm (alarms.hpp).
+  if (e == corrupt_error()) return grpc::Status(grpc::StatusCode::DATA_LOSS, "etcdserver: corrupt cluster");
   return grpc::Status(grpc::StatusCode::UNKNOWN, e.what());
 }
 
