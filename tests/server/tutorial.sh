@@ -77,7 +77,7 @@ members=$(ctl member list)
   fail "member list: $members"
 
 # A watch sees puts and deletes, with previous values; events are held until it is created.
-ctl watch w --prefix --prev-kv >"$dir/watch.out" 2>&1 &
+ETCDCTL_API=3 etcdctl --endpoints="$addr" watch w --prefix --prev-kv >"$dir/watch.out" 2>&1 &  # etcdctl itself, so kill reaches it
 watcher=$!
 for _ in $(seq 300); do
   ctl put w/ready x >/dev/null
