@@ -1,0 +1,190 @@
+#include "http.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+namespace leasekv_server {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+// A connection idle this long (no request arriving, an answer not taken) is closed.
+constexpr auto idle_timeout = std::chrono::seconds(60);
+
+int from_hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+http_request parse_target(std::string method, const std::string& target) {
+  http_request r;
+  r.method = std::move(method);
+  const auto q = target.find('?');
+  r.path = percent_decode(target.substr(0, q));
+  if (q == std::string::npos) return r;
+  std::string rest = target.substr(q + 1);
+  std::size_t start = 0;
+  while (start <= rest.size()) {
+    auto amp = rest.find('&', start);
+    if (amp == std::string::npos) amp = rest.size();
+    const std::string pair = rest.substr(start, amp - start);
+    if (!pair.empty()) {
+      const auto eq = pair.find('=');
+      r.query.emplace(percent_decode(pair.substr(0, eq)), eq == std::string::npos ? "" : percent_decode(pair.substr(eq + 1)));
+    }
+    start = amp + 1;
+  }
+  return r;
+}
+
+// One connection: read a request, answer it, again while the client keeps the connection.
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(tcp::socket s, const http_handler& h) : stream_(std::move(s)), handler_(h) {}
+
+  void read() {
+    req_ = {};
+    stream_.expires_after(idle_timeout);
+    http::async_read(stream_, buf_, req_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->answer();
+    });
+  }
+
+ private:
+  void answer() {
+    http_reply reply;
+    try {
+      reply = handler_(parse_target(std::string(req_.method_string()), std::string(req_.target())));
+    } catch (const std::exception& e) {
+      reply = {500, "text/plain; charset=utf-8", std::string(e.what()) + "\n", {}};
+    }
+    res_ = {};
+    res_.version(req_.version());
+    res_.result(static_cast<unsigned>(reply.status));
+    res_.set(http::field::content_type, reply.content_type);
+    for (const auto& [name, value] : reply.headers) res_.set(name, value);
+    res_.body() = std::move(reply.body);
+    res_.keep_alive(req_.keep_alive());
+    res_.prepare_payload();
+    stream_.expires_after(idle_timeout);
+    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec || !self->res_.keep_alive()) return self->close();
+      self->read();
+    });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  const http_handler& handler_;  // the server's, which outlives its sessions
+  beast::flat_buffer buf_;
+  http::request<http::string_body> req_;
+  http::response<http::string_body> res_;
+};
+
+class beast_server final : public http_server {
+ public:
+  explicit beast_server(http_handler h) : handler_(std::move(h)) {}
+  ~beast_server() override { stop(); }
+
+  leasekv::result<void> listen(const std::string& host, const std::string& port) {
+    beast::error_code ec;
+    tcp::resolver resolver(ioc_);
+    auto found = resolver.resolve(host, port, tcp::resolver::numeric_service, ec);
+    if (ec || found.empty()) return leasekv::error(leasekv::errc::invalid_argument, "cannot resolve " + host + ": " + ec.message());
+    const tcp::endpoint at = found.begin()->endpoint();
+    auto a = std::make_unique<tcp::acceptor>(ioc_);
+    if (!a->open(at.protocol(), ec) && !a->set_option(asio::socket_base::reuse_address(true), ec) && !a->bind(at, ec) &&
+        !a->listen(asio::socket_base::max_listen_connections, ec)) {
+      const auto bound = a->local_endpoint(ec);
+      if (!ec) {
+        addresses_.push_back(bound.address().is_v6() ? "[" + bound.address().to_string() + "]:" + std::to_string(bound.port())
+                                                     : bound.address().to_string() + ":" + std::to_string(bound.port()));
+        acceptors_.push_back(std::move(a));
+        return leasekv::result<void>(BOOST_OUTCOME_V2_NAMESPACE::success());
+      }
+    }
+    return leasekv::error(leasekv::errc::invalid_argument, "cannot listen on " + host + ":" + port + ": " + ec.message());
+  }
+
+  void run() {
+    for (auto& a : acceptors_) accept(*a);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+
+  std::vector<std::string> addresses() const override { return addresses_; }
+
+  void stop() override {
+    std::lock_guard lock(stop_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    ioc_.stop();
+    if (thread_.joinable()) thread_.join();
+    // The sessions live in ioc_'s pending handlers and are destroyed with it.
+  }
+
+ private:
+  void accept(tcp::acceptor& a) {
+    a.async_accept([this, &a](beast::error_code ec, tcp::socket s) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) std::make_shared<session>(std::move(s), handler_)->read();
+      accept(a);
+    });
+  }
+
+  const http_handler handler_;
+  asio::io_context ioc_{1};
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+  std::vector<std::string> addresses_;  // constant once started
+  std::thread thread_;
+  std::mutex stop_mu_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+std::string percent_decode(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && from_hex(s[i + 1]) >= 0 && from_hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(from_hex(s[i + 1]) * 16 + from_hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+leasekv::result<std::unique_ptr<http_server>> http_server::start(
+    const std::vector<std::pair<std::string, std::string>>& endpoints, http_handler handler) {
+  auto s = std::make_unique<beast_server>(std::move(handler));
+  for (const auto& [host, port] : endpoints) {
+    if (auto r = s->listen(host, port); !r) return r.error();
+  }
+  s->run();
+  return std::unique_ptr<http_server>(std::move(s));
+}
+
+}  // namespace leasekv_server
