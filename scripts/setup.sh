@@ -9,6 +9,8 @@ packages=(
   libboost-dev libboost-system-dev libfmt-dev libspdlog-dev catch2 libbenchmark-dev
   # leasekv-server: gRPC and protobuf, and the real etcd clients its tests run against it
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler golang-go golang-etcd-server-dev etcd-client
+  # leasekv-server's flags test: certificates made by the openssl command, HTTP calls by curl
+  openssl curl
   "$@"
 )
 
