@@ -8,6 +8,8 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <limits>
@@ -27,6 +29,21 @@ class grpc_server final : public server {
   std::string metrics() const override { return server_detail::prometheus_text(counters_, *ctx_); }
   // The Alarm service's raised alarms go here once it keeps them.
   std::vector<std::string> active_alarms() const override { return {}; }
+
+  void serve_connection(int listener_fd, int fd, std::string_view already_read) override {
+    if (!handed_) {
+      ::close(fd);
+      return;
+    }
+    grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters p;
+    p.listener_fd = listener_fd;
+    p.fd = fd;
+    if (!already_read.empty()) {
+      grpc::Slice bytes(already_read.data(), already_read.size());
+      p.read_buffer = grpc::ByteBuffer(&bytes, 1);
+    }
+    handed_->HandleNewConnection(&p);  // closes fd once the server is shut down
+  }
 
   void shutdown() override {
     std::unique_lock lock(mu_);
@@ -58,6 +75,7 @@ class grpc_server final : public server {
   std::unique_ptr<server_detail::maintenance_service> maintenance_;
   std::unique_ptr<server_detail::auth_service> auth_;
   server_detail::rpc_counters counters_;  // outlives server_, whose interceptors count into it
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> handed_;  // with handed_connections
   boost::asio::thread_pool pool_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> addresses_;
@@ -88,7 +106,9 @@ std::shared_ptr<grpc::ServerCredentials> tls_credentials(const server_options::t
 }  // namespace
 
 result<std::unique_ptr<server>> server::start(std::shared_ptr<store> s, server_options o) {
-  if (o.listen.empty() && o.tls_listen.empty()) return error(errc::invalid_argument, "server_options::listen is empty");
+  if (o.listen.empty() && o.tls_listen.empty() && !o.handed_connections) {
+    return error(errc::invalid_argument, "server_options::listen is empty");
+  }
   if (!o.tls_listen.empty() && (o.tls.cert_chain_pem.empty() || o.tls.private_key_pem.empty())) {
     return error(errc::invalid_argument, "server_options::tls_listen needs tls.cert_chain_pem and tls.private_key_pem");
   }
@@ -121,6 +141,10 @@ result<std::unique_ptr<server>> server::start(std::shared_ptr<store> s, server_o
   for (std::size_t i = 0; i < listen.size(); ++i) {
     b.AddListeningPort(listen[i], i < o.listen.size() ? grpc::InsecureServerCredentials() : tls_credentials(o.tls),
                        &ports[i]);
+  }
+  if (o.handed_connections) {
+    srv->handed_ = b.experimental().AddExternalConnectionAcceptor(
+        grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, grpc::InsecureServerCredentials());
   }
   b.SetMaxReceiveMessageSize(o.max_receive_message_bytes);
   if (o.max_concurrent_streams != 0) {

@@ -2,7 +2,8 @@
 # leasekv-server as a drop-in etcd, with real etcdctl 3.4, curl and openssl:
 #  - https:// with --cert-file/--key-file/--trusted-ca-file/--client-cert-auth (certificates made here by
 #    openssl): etcdctl with a client certificate is served, one without is refused;
-#  - a unix:// listen URL served to etcdctl;
+#  - a unix:// listen URL served to etcdctl, and an http:// one serving etcdctl and HTTP/1 (/health) on
+#    one port, as etcd's client port does;
 #  - /health, /version, /metrics on --listen-metrics-urls;
 #  - --manual-clock: a key on a 30 s lease outlives a 10 s advance, and is gone (a watcher sees its
 #    DELETE) right after another 21 s advance over HTTP; no sleeping for the lease;
@@ -42,10 +43,12 @@ mkdir "$tls"
 ) >"$dir/openssl.log" 2>&1 || { cat "$dir/openssl.log" >&2; fail "openssl could not make the certificates"; }
 
 sock=$dir/leasekv.sock
-# start [extra flags...]: starts the server, then sets addr (the https address) and metrics (host:port).
+# start [extra flags...]: starts the server, then sets addr (the https address), plain (the http one) and
+# metrics (host:port).
 start() {
   "$server" --data-dir "$dir/data" --manual-clock \
-    --listen-client-urls "https://127.0.0.1:0,unix://$sock" --advertise-client-urls https://127.0.0.1:2379 \
+    --listen-client-urls "https://127.0.0.1:0,http://127.0.0.1:0,unix://$sock" \
+    --advertise-client-urls https://127.0.0.1:2379 \
     --cert-file "$tls/server.crt" --key-file "$tls/server.key" --trusted-ca-file "$tls/ca.crt" --client-cert-auth \
     --listen-metrics-urls http://127.0.0.1:0 "$@" 2>"$dir/server.err" &
   pid=$!
@@ -55,16 +58,19 @@ start() {
     if [[ $* == *zap* ]]; then
       addr=$(sed -n 's/.*"serving client traffic securely","address":"\([^"]*\)".*/\1/p' "$dir/server.err")
       metrics=$(sed -n 's/.*"serving metrics","address":"http:\/\/\([^"]*\)".*/\1/p' "$dir/server.err")
+      plain=$(sed -n 's/.*"serving client traffic insecurely; [^"]*","address":"\(127[^"]*\)".*/\1/p' "$dir/server.err")
     else
       addr=$(sed -n 's/.* I | embed: serving client requests on \(.*\)$/\1/p' "$dir/server.err")
       metrics=$(sed -n 's/.*embed: listening for metrics on http:\/\/\(.*\)$/\1/p' "$dir/server.err")
+      plain=$(sed -n 's/.* N | embed: serving insecure client requests on \(127[^,]*\),.*/\1/p' "$dir/server.err")
     fi
-    [[ -n $addr && -n $metrics ]] && break
+    [[ -n $addr && -n $metrics && -n $plain ]] && break
     kill -0 "$pid" 2>/dev/null || fail "leasekv-server exited"
     sleep 0.01
   done
   [[ $addr =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "no https address printed"
   [[ $metrics =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "no metrics address printed"
+  [[ $plain =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "no http address printed"
 }
 stop() {
   kill -TERM "$pid"
@@ -104,8 +110,11 @@ version=$(curl -sS --max-time 30 --cacert "$tls/ca.crt" --cert "$tls/client.crt"
   -w '%{http_version}' "https://$addr/") || fail "a TLS connection with a client certificate: $(cat "$dir/curl.err")"
 [[ $version == 2 ]] || fail "HTTP/$version over TLS"
 
-# The unix socket serves the same store.
+# The unix socket serves the same store, and so does the http port, which answers HTTP/1 too.
 [[ $(unix_ctl get /tls/key --print-value-only) == yes ]] || fail "get over the unix socket"
+[[ $(ETCDCTL_API=3 etcdctl --endpoints="$plain" get /tls/key --print-value-only) == yes ]] || fail "get over http"
+out=$(curl -sS --max-time 30 "http://$plain/health")
+[[ $out == '{"health":"true"}' ]] || fail "/health on the client port: $out"
 
 # HTTP on the metrics listener.
 out=$(http GET /health)
@@ -118,8 +127,8 @@ http GET /metrics >"$dir/metrics"
 head -1 "$dir/metrics" | grep -qx 200 || fail "/metrics: $(head -3 "$dir/metrics")"
 grep -q '^grpc_server_handled_total{grpc_code="OK",grpc_method="Put",grpc_service="etcdserverpb.KV",grpc_type="unary"} 1$' \
   "$dir/metrics" || fail "/metrics has no Put handled: $(grep handled "$dir/metrics")"
-grep -q '^grpc_server_started_total{grpc_method="Range",grpc_service="etcdserverpb.KV",grpc_type="unary"} 2$' \
-  "$dir/metrics" || fail "/metrics has not two Range started: $(grep started "$dir/metrics")"
+grep -q '^grpc_server_started_total{grpc_method="Range",grpc_service="etcdserverpb.KV",grpc_type="unary"} 3$' \
+  "$dir/metrics" || fail "/metrics has not three Range started: $(grep started "$dir/metrics")"
 grep -qx 'etcd_server_has_leader 1' "$dir/metrics" || fail "/metrics: no etcd_server_has_leader 1"
 grep -qx 'etcd_debugging_mvcc_keys_total 1' "$dir/metrics" || fail "/metrics: keys_total"
 

@@ -7,6 +7,9 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include <fcntl.h>
+
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <mutex>
@@ -54,7 +57,9 @@ http_request parse_target(std::string method, const std::string& target) {
 // One connection: read a request, answer it, again while the client keeps the connection.
 class session : public std::enable_shared_from_this<session> {
  public:
-  session(tcp::socket s, const http_handler& h) : stream_(std::move(s)), handler_(h) {}
+  // `buf`: what was read from the connection already.
+  session(beast::tcp_stream s, beast::flat_buffer buf, const http_handler& h)
+      : stream_(std::move(s)), handler_(h), buf_(std::move(buf)) {}
 
   void read() {
     req_ = {};
@@ -100,12 +105,55 @@ class session : public std::enable_shared_from_this<session> {
   http::response<http::string_body> res_;
 };
 
+// The first bytes of a connection on a shared port: HTTP/2's preface begins "PRI", no HTTP/1 method
+// does. Reads until it can tell, then hands the connection on.
+class sniffer : public std::enable_shared_from_this<sniffer> {
+ public:
+  sniffer(tcp::socket s, int listener_fd, const http_handler& h, const handoff_function& handoff)
+      : stream_(std::move(s)), listener_fd_(listener_fd), handler_(h), handoff_(handoff) {}
+
+  void read() {
+    stream_.expires_after(idle_timeout);
+    stream_.async_read_some(buf_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      if (ec) return;  // the connection closes with the sniffer
+      self->buf_.commit(n);
+      self->decide();
+    });
+  }
+
+ private:
+  void decide() {
+    static constexpr std::string_view preface = "PRI";
+    const std::string_view got(static_cast<const char*>(buf_.data().data()), buf_.size());
+    const std::size_t n = std::min(got.size(), preface.size());
+    if (got.substr(0, n) != preface.substr(0, n)) {
+      std::make_shared<session>(std::move(stream_), std::move(buf_), handler_)->read();
+      return;
+    }
+    if (n < preface.size()) return read();
+    stream_.expires_never();
+    beast::error_code ec;
+    tcp::socket s = stream_.release_socket();
+    const int fd = s.release(ec);
+    if (ec) return;
+    // gRPC reads without blocking, as Asio did.
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    handoff_(listener_fd_, fd, std::string(got));
+  }
+
+  beast::tcp_stream stream_;
+  const int listener_fd_;
+  const http_handler& handler_;          // the server's, which outlives its sniffers
+  const handoff_function& handoff_;
+  beast::flat_buffer buf_;
+};
+
 class beast_server final : public http_server {
  public:
-  explicit beast_server(http_handler h) : handler_(std::move(h)) {}
+  beast_server(http_handler h, handoff_function handoff) : handler_(std::move(h)), handoff_(std::move(handoff)) {}
   ~beast_server() override { stop(); }
 
-  leasekv::result<void> listen(const std::string& host, const std::string& port) {
+  leasekv::result<void> listen(const std::string& host, const std::string& port, bool shared) {
     beast::error_code ec;
     tcp::resolver resolver(ioc_);
     auto found = resolver.resolve(host, port, tcp::resolver::numeric_service, ec);
@@ -119,6 +167,7 @@ class beast_server final : public http_server {
         addresses_.push_back(bound.address().is_v6() ? "[" + bound.address().to_string() + "]:" + std::to_string(bound.port())
                                                      : bound.address().to_string() + ":" + std::to_string(bound.port()));
         acceptors_.push_back(std::move(a));
+        shared_.push_back(shared && handoff_);
         return leasekv::result<void>(BOOST_OUTCOME_V2_NAMESPACE::success());
       }
     }
@@ -126,7 +175,7 @@ class beast_server final : public http_server {
   }
 
   void run() {
-    for (auto& a : acceptors_) accept(*a);
+    for (std::size_t i = 0; i < acceptors_.size(); ++i) accept(*acceptors_[i], shared_[i]);
     thread_ = std::thread([this] { ioc_.run(); });
   }
 
@@ -142,17 +191,23 @@ class beast_server final : public http_server {
   }
 
  private:
-  void accept(tcp::acceptor& a) {
-    a.async_accept([this, &a](beast::error_code ec, tcp::socket s) {
+  void accept(tcp::acceptor& a, bool shared) {
+    a.async_accept([this, &a, shared](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<session>(std::move(s), handler_)->read();
-      accept(a);
+      if (!ec && shared) {
+        std::make_shared<sniffer>(std::move(s), a.native_handle(), handler_, handoff_)->read();
+      } else if (!ec) {
+        std::make_shared<session>(beast::tcp_stream(std::move(s)), beast::flat_buffer(), handler_)->read();
+      }
+      accept(a, shared);
     });
   }
 
   const http_handler handler_;
+  const handoff_function handoff_;
   asio::io_context ioc_{1};
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+  std::vector<bool> shared_;  // acceptors_[i] hands HTTP/2 connections off
   std::vector<std::string> addresses_;  // constant once started
   std::thread thread_;
   std::mutex stop_mu_;
@@ -177,11 +232,11 @@ std::string percent_decode(const std::string& s) {
   return out;
 }
 
-leasekv::result<std::unique_ptr<http_server>> http_server::start(
-    const std::vector<std::pair<std::string, std::string>>& endpoints, http_handler handler) {
-  auto s = std::make_unique<beast_server>(std::move(handler));
-  for (const auto& [host, port] : endpoints) {
-    if (auto r = s->listen(host, port); !r) return r.error();
+leasekv::result<std::unique_ptr<http_server>> http_server::start(const std::vector<http_listener>& listeners,
+                                                                  http_handler handler, handoff_function handoff) {
+  auto s = std::make_unique<beast_server>(std::move(handler), std::move(handoff));
+  for (const auto& l : listeners) {
+    if (auto r = s->listen(l.host, l.port, l.http2_handoff); !r) return r.error();
   }
   s->run();
   return std::unique_ptr<http_server>(std::move(s));

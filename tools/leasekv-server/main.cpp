@@ -5,8 +5,9 @@
 //   ... N | embed: serving insecure client requests on 127.0.0.1:41235, this is strongly discouraged!
 //   ... I | embed: serving client requests on 127.0.0.1:41236          (an https:// URL)
 //   ... I | embed: listening for metrics on http://127.0.0.1:41237    (--listen-metrics-urls)
-// with the ports the OS picked for port-0 URLs, so a test never races for a port. SIGINT or SIGTERM
-// stops it (exit 0).
+// with the ports the OS picked for port-0 URLs, so a test never races for a port. A plaintext TCP client
+// port also answers HTTP/1 (/health, /version, /metrics), as etcd's does. SIGINT or SIGTERM stops it
+// (exit 0).
 #include "endpoints.hpp"
 #include "flags.hpp"
 #include "http.hpp"
@@ -70,9 +71,17 @@ int main(int argc, char** argv) try {
   so.client_urls = f.advertise_client_urls;
   so.max_receive_message_bytes = static_cast<int>(f.max_request_bytes + 512 * 1024);
   so.max_concurrent_streams = f.max_concurrent_streams;
+  // Plaintext TCP client ports are shared as etcd's are: leasekv-server accepts there, answers HTTP/1
+  // itself (the metrics listener's requests) and hands HTTP/2 connections to the gRPC server.
+  std::vector<leasekv_server::http_listener> http_at;
   for (const auto& url : f.listen_client_urls) {
     const auto a = leasekv_server::grpc_address(url).value();  // parse() checked every URL
-    (a.tls ? so.tls_listen : so.listen).push_back(a.address);
+    if (auto hp = leasekv_server::http_host_port(url); hp && !a.tls) {
+      http_at.push_back({hp->first, hp->second, true});
+      so.handed_connections = true;
+    } else {
+      (a.tls ? so.tls_listen : so.listen).push_back(a.address);
+    }
     if (!a.tls && f.client_cert_auth) {
       log_out.print(level::warning,
                 fmt::format("embed: {} is plain HTTP, so --client-cert-auth does not apply to it", url),
@@ -133,18 +142,22 @@ int main(int argc, char** argv) try {
   if (!started) return fail(started.error().what());
   auto srv = std::move(started).value();
 
-  std::unique_ptr<leasekv_server::endpoints> routes;
-  std::unique_ptr<leasekv_server::http_server> metrics;
-  if (!f.listen_metrics_urls.empty()) {
-    std::vector<std::pair<std::string, std::string>> at;
-    for (const auto& u : f.listen_metrics_urls) at.push_back(leasekv_server::http_host_port(u).value());
-    routes = std::make_unique<leasekv_server::endpoints>(*srv, *store, manual);
-    auto http = leasekv_server::http_server::start(at, [&r = *routes](const leasekv_server::http_request& req) {
-      return r.handle(req);
-    });
-    if (!http) return fail("--listen-metrics-urls: " + http.error().what());
-    metrics = std::move(http).value();
+  // One HTTP server for the shared client ports, then the metrics URLs.
+  const std::size_t client_http = http_at.size();
+  for (const auto& u : f.listen_metrics_urls) {
+    auto hp = leasekv_server::http_host_port(u).value();
+    http_at.push_back({hp.first, hp.second, false});
   }
+  auto routes = std::make_unique<leasekv_server::endpoints>(*srv, *store, manual);
+  std::unique_ptr<leasekv_server::http_server> http;
+  if (!http_at.empty()) {
+    auto started_http = leasekv_server::http_server::start(
+        http_at, [&r = *routes](const leasekv_server::http_request& req) { return r.handle(req); },
+        [&s = *srv](int listener, int fd, std::string already_read) { s.serve_connection(listener, fd, already_read); });
+    if (!started_http) return fail(started_http.error().what());
+    http = std::move(started_http).value();
+  }
+  const auto http_bound = http ? http->addresses() : std::vector<std::string>{};
 
   // etcd's lines, in etcd's order.
   const auto ids = srv->identity();
@@ -157,10 +170,13 @@ int main(int argc, char** argv) try {
   log_out.print(level::info, "embed: ready to serve client requests", "");  // capnslog only, as etcd 3.4
   log_out.print(level::info, "etcdserver/api: enabled capabilities for version 3.4", "enabled capabilities for version",
             {{"cluster-version", "3.4"}});
-  const auto bound = srv->addresses();
+  // The client URLs' bound addresses, plaintext before TLS, as etcd prints them.
+  std::vector<std::string> bound(http_bound.begin(), http_bound.begin() + static_cast<std::ptrdiff_t>(client_http));
+  const std::size_t plaintext = client_http + so.listen.size();
+  for (const auto& a : srv->addresses()) bound.push_back(a);
   for (std::size_t i = 0; i < bound.size(); ++i) {
     const auto a = host_port(bound[i]);
-    if (i < so.listen.size()) {
+    if (i < plaintext) {
       log_out.print(level::notice, fmt::format("embed: serving insecure client requests on {}, this is strongly discouraged!", a),
                 "serving client traffic insecurely; this is strongly discouraged!", {{"address", a}});
     } else {
@@ -168,20 +184,18 @@ int main(int argc, char** argv) try {
                 {{"address", a}});
     }
   }
-  if (metrics) {
-    for (const auto& a : metrics->addresses()) {
-      const std::string url = "http://" + a;
-      log_out.print(level::info, "embed: listening for metrics on " + url, "serving metrics", {{"address", url}});
-    }
+  for (std::size_t i = client_http; i < http_bound.size(); ++i) {
+    const std::string url = "http://" + http_bound[i];
+    log_out.print(level::info, "embed: listening for metrics on " + url, "serving metrics", {{"address", url}});
   }
 
   int sig = 0;
   sigwait(&signals, &sig);
   log_out.print(level::notice, fmt::format("osutil: received {} signal, shutting down...", sig == SIGINT ? "interrupt" : "terminated"),
             "received signal; shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
-  if (metrics) metrics->stop();
+  if (http) http->stop();
   srv->shutdown();
-  metrics.reset();
+  http.reset();
   routes.reset();
   srv.reset();
   store->close();

@@ -61,14 +61,19 @@ struct server_options {
   };
   std::vector<std::string> tls_listen;
   tls_options tls;
+
+  // Also serve plaintext connections accepted elsewhere and handed over with serve_connection(): etcd
+  // answers HTTP/1 (/health, /metrics) and gRPC on one client port, so leasekv-server accepts there
+  // itself, answers HTTP/1, and hands HTTP/2 connections to the server.
+  bool handed_connections = false;
 };
 
 class server {
  public:
   // Starts serving `store` on every address of o.listen and o.tls_listen. The member and cluster ids
   // and the raft term reported are the store's (those its response headers carry). Fails with
-  // invalid_argument (the detail says why) if there is no address, tls_listen has no certificate, or an
-  // address cannot be bound.
+  // invalid_argument (the detail says why) if there is no address (nor handed_connections), tls_listen
+  // has no certificate, or an address cannot be bound.
   static result<std::unique_ptr<server>> start(std::shared_ptr<store> s, server_options o);
 
   virtual ~server() = default;
@@ -86,6 +91,11 @@ class server {
   // The alarms raised on this member by name, as etcd's Alarm call lists them ("NOSPACE"); /health is
   // unhealthy while one is raised.
   virtual std::vector<std::string> active_alarms() const = 0;
+  // Serves the accepted plaintext connection `fd`, whose first bytes the caller already read from it
+  // (`already_read`: an HTTP/2 client's preface, or part of it). The server owns fd from here on; it is
+  // closed at once unless the server was started with handed_connections and is not shut down.
+  // `listener_fd` is the listening socket it was accepted on.
+  virtual void serve_connection(int listener_fd, int fd, std::string_view already_read) = 0;
   // Ends every RPC (streams end with Unavailable), stops listening, and waits for handlers to return.
   // The store stays open.
   virtual void shutdown() = 0;
