@@ -73,8 +73,8 @@ const char* usage =
     "leasekv's own:\n"
     "  --min-lease-ttl-ms N              TTL floor (default 2000, etcd's 2 s)\n"
     "  --manual-clock                    time stands still until told: POST /leasekv/clock/advance?by=30s\n"
-    "                                    on a metrics URL advances it (leases expire in that call);\n"
-    "                                    GET /leasekv/clock reads it\n"
+    "                                    on a metrics or http:// client URL advances it (leases expire\n"
+    "                                    in that call); GET /leasekv/clock reads it\n"
     "Other etcd flags are accepted and ignored. ETCD_<FLAG> variables are read for flags not given.\n";
 
 std::optional<std::string> parse(int argc, char** argv, flags& out) {
