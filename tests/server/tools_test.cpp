@@ -2,12 +2,29 @@
 // raft term file, and the metrics listener's answers (against a real server and a manual clock).
 #include "endpoints.hpp"
 #include "flags.hpp"
+#include "http.hpp"
 #include "raft_term.hpp"
 
 #include <leasekv/server.hpp>
 #include <leasekv/store.hpp>
 
+#include "rpc.grpc.pb.h"
+
 #include <catch2/catch.hpp>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <atomic>
 
 #include <chrono>
 #include <filesystem>
@@ -182,5 +199,60 @@ TEST_CASE("leasekv-server endpoints: health, version, metrics and the manual clo
 
   leasekv_server::endpoints real(*srv, *store, nullptr);
   CHECK(real.handle({"POST", "/leasekv/clock/advance", {{"by", "1s"}}}).status == 404);
+  srv->shutdown();
+}
+
+TEST_CASE("leasekv-server: a shared client port answers HTTP/1 itself and hands gRPC connections over with TCP_NODELAY set", "[server-tools]") {
+  std::shared_ptr<leasekv::store> store(leasekv::store::open().value());
+  leasekv::server_options o;
+  o.handed_connections = true;
+  auto srv = leasekv::server::start(store, o).value();
+  leasekv_server::endpoints e(*srv, *store, nullptr);
+  std::atomic<int> handed{0};
+  std::atomic<int> nodelay{-1};
+  auto http = leasekv_server::http_server::start(
+                  {{"127.0.0.1", "0", true}}, [&](const leasekv_server::http_request& r) { return e.handle(r); },
+                  [&](int listener, int fd, std::string already_read) {
+                    // Without TCP_NODELAY each small answer waits for the client's delayed ACK (~40 ms).
+                    int on = 0;
+                    socklen_t len = sizeof on;
+                    ::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len);
+                    nodelay = on;
+                    ++handed;
+                    srv->serve_connection(listener, fd, already_read);
+                  })
+                  .value();
+  const std::string addr = http->addresses().at(0);
+
+  // HTTP/1 on the port.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket sock(io);
+  boost::asio::ip::tcp::resolver resolver(io);
+  const auto colon = addr.rfind(':');
+  boost::asio::connect(sock, resolver.resolve(addr.substr(0, colon), addr.substr(colon + 1)));
+  const std::string request = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  boost::asio::write(sock, boost::asio::buffer(request));
+  std::string answer;
+  boost::system::error_code ec;
+  boost::asio::read(sock, boost::asio::dynamic_buffer(answer), ec);
+  CHECK(answer.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(answer.substr(answer.size() - 17) == R"({"health":"true"})");
+  CHECK(handed == 0);
+
+  // gRPC on the same port.
+  auto kv = etcdserverpb::KV::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  for (int i = 0; i < 20; ++i) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+    etcdserverpb::PutRequest req;
+    req.set_key("k" + std::to_string(i));
+    req.set_value("v");
+    etcdserverpb::PutResponse resp;
+    REQUIRE(kv->Put(&ctx, req, &resp).ok());
+    CHECK(resp.header().revision() == i + 2);
+  }
+  CHECK(handed == 1);
+  CHECK(nodelay == 1);
+  http->stop();
   srv->shutdown();
 }

@@ -134,6 +134,9 @@ class sniffer : public std::enable_shared_from_this<sniffer> {
     stream_.expires_never();
     beast::error_code ec;
     tcp::socket s = stream_.release_socket();
+    // As gRPC sets on the connections it accepts: without it, Nagle's algorithm holds back small
+    // answers until the client's delayed ACK, some 40 ms a call.
+    s.set_option(tcp::no_delay(true), ec);
     const int fd = s.release(ec);
     if (ec) return;
     // gRPC reads without blocking, as Asio did.
