@@ -60,7 +60,7 @@ class counting_interceptor final : public grpc::experimental::Interceptor {
 
  private:
   rpc_counters::method_counts& m_;
-  bool handled_ = false;  // a call's batches never run at once
+  bool handled_ = false;  // set by the one batch that sends the status; read once every batch is done
 };
 
 class counting_factory final : public grpc::experimental::ServerInterceptorFactoryInterface {

@@ -163,18 +163,18 @@ class beast_server final : public http_server {
     if (ec || found.empty()) return leasekv::error(leasekv::errc::invalid_argument, "cannot resolve " + host + ": " + ec.message());
     const tcp::endpoint at = found.begin()->endpoint();
     auto a = std::make_unique<tcp::acceptor>(ioc_);
-    if (!a->open(at.protocol(), ec) && !a->set_option(asio::socket_base::reuse_address(true), ec) && !a->bind(at, ec) &&
-        !a->listen(asio::socket_base::max_listen_connections, ec)) {
-      const auto bound = a->local_endpoint(ec);
-      if (!ec) {
-        addresses_.push_back(bound.address().is_v6() ? "[" + bound.address().to_string() + "]:" + std::to_string(bound.port())
-                                                     : bound.address().to_string() + ":" + std::to_string(bound.port()));
-        acceptors_.push_back(std::move(a));
-        shared_.push_back(shared && handoff_);
-        return leasekv::result<void>(BOOST_OUTCOME_V2_NAMESPACE::success());
-      }
-    }
-    return leasekv::error(leasekv::errc::invalid_argument, "cannot listen on " + host + ":" + port + ": " + ec.message());
+    a->open(at.protocol(), ec);
+    if (!ec) a->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) a->bind(at, ec);
+    if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
+    tcp::endpoint bound;
+    if (!ec) bound = a->local_endpoint(ec);
+    if (ec) return leasekv::error(leasekv::errc::invalid_argument, "cannot listen on " + host + ":" + port + ": " + ec.message());
+    const auto ip = bound.address().to_string();
+    addresses_.push_back((bound.address().is_v6() ? "[" + ip + "]" : ip) + ":" + std::to_string(bound.port()));
+    acceptors_.push_back(std::move(a));
+    shared_.push_back(shared && handoff_);
+    return BOOST_OUTCOME_V2_NAMESPACE::success();
   }
 
   void run() {
