@@ -256,3 +256,38 @@ TEST_CASE("leasekv-server: a shared client port answers HTTP/1 itself and hands 
   http->stop();
   srv->shutdown();
 }
+
+TEST_CASE("leasekv-server: max_concurrent_streams holds a connection's further calls while its streams are open", "[server-tools]") {
+  std::shared_ptr<leasekv::store> store(leasekv::store::open().value());
+  leasekv::server_options o;
+  o.listen = {"127.0.0.1:0"};
+  o.max_concurrent_streams = 1;
+  auto srv = leasekv::server::start(store, o).value();
+  auto ch = grpc::CreateChannel(srv->addresses().at(0), grpc::InsecureChannelCredentials());
+  auto kv = etcdserverpb::KV::NewStub(ch);
+  auto watch = etcdserverpb::Watch::NewStub(ch);
+  auto range = [&](std::chrono::milliseconds within) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + within);
+    etcdserverpb::RangeRequest req;
+    req.set_key("k");
+    etcdserverpb::RangeResponse resp;
+    return kv->Range(&ctx, req, &resp).error_code();
+  };
+  REQUIRE(range(30s) == grpc::StatusCode::OK);
+
+  grpc::ClientContext watch_ctx;
+  auto stream = watch->Watch(&watch_ctx);
+  etcdserverpb::WatchRequest create;
+  create.mutable_create_request()->set_key("k");
+  REQUIRE(stream->Write(create));
+  etcdserverpb::WatchResponse created;
+  REQUIRE(stream->Read(&created));
+  REQUIRE(created.created());
+  // The watch stream is the one stream allowed: the call waits for it, here until its deadline.
+  CHECK(range(300ms) == grpc::StatusCode::DEADLINE_EXCEEDED);
+  watch_ctx.TryCancel();
+  stream->Finish();
+  CHECK(range(30s) == grpc::StatusCode::OK);
+  srv->shutdown();
+}
