@@ -136,7 +136,8 @@ grep -qx 'etcd_debugging_mvcc_keys_total 1' "$dir/metrics" || fail "/metrics: ke
 lease=$(unix_ctl lease grant 30 | sed -n 's/^lease \([0-9a-f]*\) granted with TTL(30s)$/\1/p')
 [[ -n $lease ]] || fail "lease grant"
 unix_ctl put /tmp/pid 2187 --lease="$lease" >/dev/null
-unix_ctl watch /tmp/ --prefix >"$dir/watch.out" 2>&1 &
+# etcdctl itself in the background (not a function's subshell), so that $! is the process to stop.
+ETCDCTL_API=3 etcdctl --endpoints="unix://$sock" watch /tmp/ --prefix >"$dir/watch.out" 2>&1 &
 watcher=$!
 for _ in $(seq 3000); do
   unix_ctl put /tmp/ready x >/dev/null
