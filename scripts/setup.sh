@@ -10,6 +10,8 @@ packages=(
   # leasekv-server: gRPC and protobuf, and the real etcd clients its tests run against it
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler golang-go golang-etcd-server-dev etcd-client
   python3-etcd3
+  # leasekv-server's flags test: certificates made by the openssl command, HTTP calls by curl
+  openssl curl
   "$@"
 )
 

@@ -1,5 +1,6 @@
 // leasekv::server — builds the gRPC server with etcd's transport settings and the services.
 #include "alarms.hpp"
+#include "metrics.hpp"
 #include "services.hpp"
 
 #include <grpcpp/security/server_credentials.h>
@@ -8,7 +9,11 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
+#include <limits>
 #include <condition_variable>
 #include <mutex>
 
@@ -22,6 +27,29 @@ class grpc_server final : public server {
 
   std::vector<std::string> addresses() const override { return addresses_; }
   member_identity identity() const override { return ctx_->identity; }
+  std::string metrics() const override { return server_detail::prometheus_text(counters_, *ctx_); }
+  std::vector<std::string> active_alarms() const override {
+    std::vector<std::string> names;
+    for (const auto& a : ctx_->alarms->get(server_detail::alarm_none)) {
+      names.emplace_back(a.type == server_detail::alarm_nospace ? "NOSPACE" : "CORRUPT");
+    }
+    return names;
+  }
+
+  void serve_connection(int listener_fd, int fd, std::string_view already_read) override {
+    if (!handed_) {
+      ::close(fd);
+      return;
+    }
+    grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters p;
+    p.listener_fd = listener_fd;
+    p.fd = fd;
+    if (!already_read.empty()) {
+      grpc::Slice bytes(already_read.data(), already_read.size());
+      p.read_buffer = grpc::ByteBuffer(&bytes, 1);
+    }
+    handed_->HandleNewConnection(&p);  // closes fd once the server is shut down
+  }
 
   void shutdown() override {
     std::unique_lock lock(mu_);
@@ -55,6 +83,8 @@ class grpc_server final : public server {
   std::unique_ptr<server_detail::lock_service> lock_;
   std::unique_ptr<server_detail::election_service> election_;
   std::unique_ptr<server_detail::health_service> health_;
+  server_detail::rpc_counters counters_;  // outlives server_, whose interceptors count into it
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> handed_;  // with handed_connections
   boost::asio::thread_pool pool_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> addresses_;
@@ -72,10 +102,25 @@ std::string with_port(const std::string& address, int port) {
   return address.substr(0, colon) + ":" + std::to_string(port);
 }
 
+// etcd's client TLS (pkg/transport): with client-cert-auth a client must present a certificate the CA
+// signed, else none is asked for.
+std::shared_ptr<grpc::ServerCredentials> tls_credentials(const server_options::tls_options& t) {
+  grpc::SslServerCredentialsOptions o(t.client_cert_auth ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                                         : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  if (t.client_cert_auth) o.pem_root_certs = t.client_ca_pem;
+  o.pem_key_cert_pairs.push_back({t.private_key_pem, t.cert_chain_pem});
+  return grpc::SslServerCredentials(o);
+}
+
 }  // namespace
 
 result<std::unique_ptr<server>> server::start(std::shared_ptr<store> s, server_options o) {
-  if (o.listen.empty()) return error(errc::invalid_argument, "server_options::listen is empty");
+  if (o.listen.empty() && o.tls_listen.empty() && !o.handed_connections) {
+    return error(errc::invalid_argument, "server_options::listen is empty");
+  }
+  if (!o.tls_listen.empty() && (o.tls.cert_chain_pem.empty() || o.tls.private_key_pem.empty())) {
+    return error(errc::invalid_argument, "server_options::tls_listen needs tls.cert_chain_pem and tls.private_key_pem");
+  }
   if (!s) return error(errc::invalid_argument, "no store");
   auto srv = std::make_unique<grpc_server>();
   auto ctx = std::make_shared<server_detail::context>();
@@ -110,11 +155,25 @@ result<std::unique_ptr<server>> server::start(std::shared_ptr<store> s, server_o
   srv->election_ = std::make_unique<server_detail::election_service>(ctx);
 
   grpc::ServerBuilder b;
-  std::vector<int> ports(o.listen.size(), 0);
-  for (std::size_t i = 0; i < o.listen.size(); ++i) {
-    b.AddListeningPort(o.listen[i], grpc::InsecureServerCredentials(), &ports[i]);
+  std::vector<std::string> listen = o.listen;
+  listen.insert(listen.end(), o.tls_listen.begin(), o.tls_listen.end());
+  std::vector<int> ports(listen.size(), 0);
+  for (std::size_t i = 0; i < listen.size(); ++i) {
+    b.AddListeningPort(listen[i], i < o.listen.size() ? grpc::InsecureServerCredentials() : tls_credentials(o.tls),
+                       &ports[i]);
+  }
+  if (o.handed_connections) {
+    srv->handed_ = b.experimental().AddExternalConnectionAcceptor(
+        grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, grpc::InsecureServerCredentials());
   }
   b.SetMaxReceiveMessageSize(o.max_receive_message_bytes);
+  if (o.max_concurrent_streams != 0) {
+    b.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                         static_cast<int>(std::min<std::uint32_t>(o.max_concurrent_streams, std::numeric_limits<int>::max())));
+  }
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(srv->counters_.interceptor_factory());
+  b.experimental().SetInterceptorCreators(std::move(interceptors));
   // etcd's keepalive policy (docs/server.md): clients ping every few seconds on quiet streams; grpc's
   // default would close such connections after a few pings.
   b.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
@@ -132,13 +191,13 @@ result<std::unique_ptr<server>> server::start(std::shared_ptr<store> s, server_o
   b.RegisterService(srv->health_.get());
   srv->server_ = b.BuildAndStart();
   if (!srv->server_) return error(errc::invalid_argument, "cannot listen on the given addresses");
-  for (std::size_t i = 0; i < o.listen.size(); ++i) {
-    const bool is_unix = o.listen[i].rfind("unix:", 0) == 0;
+  for (std::size_t i = 0; i < listen.size(); ++i) {
+    const bool is_unix = listen[i].rfind("unix:", 0) == 0;
     if (!is_unix && ports[i] == 0) {
       srv->server_->Shutdown();
-      return error(errc::invalid_argument, "cannot listen on " + o.listen[i]);
+      return error(errc::invalid_argument, "cannot listen on " + listen[i]);
     }
-    srv->addresses_.push_back(with_port(o.listen[i], ports[i]));
+    srv->addresses_.push_back(with_port(listen[i], ports[i]));
   }
   return std::unique_ptr<server>(std::move(srv));
 }

@@ -74,6 +74,10 @@ struct options {
   // directory keeps the ids it was created with).
   std::uint64_t cluster_id = 0;
   std::uint64_t member_id = 0;
+  // The raft term every response header reports. leasekv has no raft; this mirrors a single etcd member,
+  // whose term is 2 when it first starts and one more at each restart (leasekv-server keeps that count
+  // beside its data directory). Positive.
+  std::uint64_t raft_term = 2;
   // Where the store logs; null (the default) keeps it silent.
   std::shared_ptr<spdlog::logger> logger;
 

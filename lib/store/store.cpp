@@ -44,6 +44,7 @@ embedded_store::impl::impl(options o)
       clk(opts.clock ? opts.clock : clock::system()),
       cluster_id(opts.cluster_id != 0 ? opts.cluster_id : detail::random_id()),
       member_id(opts.member_id != 0 ? opts.member_id : detail::random_id()),
+      raft_term(opts.raft_term),
       lim{opts.max_request_bytes, opts.max_txn_ops},
       prefaulter(opts.tuning.prefault_memory ? std::make_unique<base::prefaulter>() : nullptr),
       kv(opts.tuning.huge_pages, prefaulter.get()),
@@ -116,6 +117,7 @@ result<void> check_options(const options& o) {
     return refuse("min_lease_ttl must not be negative, got " + std::to_string(o.min_lease_ttl.count()) + " ms");
   }
   if (o.min_lease_ttl > max_lease_ttl) return refuse("min_lease_ttl is above max_lease_ttl");
+  if (o.raft_term == 0) return refuse("raft_term must be positive");
   if (o.lock_timeout.count() < 0) {
     return refuse("lock_timeout must not be negative, got " + std::to_string(o.lock_timeout.count()) + " ms");
   }

@@ -145,7 +145,7 @@ struct embedded_store::impl final : lease::key_deleter, deferred_writes {
   const std::shared_ptr<clock> clk;
   std::uint64_t cluster_id;  // from the data directory when there is one
   std::uint64_t member_id;
-  const std::uint64_t raft_term = 2;
+  const std::uint64_t raft_term;  // options::raft_term
   const detail::limits lim;
 
   mutable base::shared_mutex mu;

@@ -1,11 +1,18 @@
 // leasekv-server: etcd's flags in, a leasekv store served over etcd v3's gRPC API out. Start-up only;
 // the server is the leasekv::server library.
 //
-// Prints etcd's start-up lines on stderr (capnslog format), among them
+// Prints etcd's start-up lines on stderr (capnslog format, or zap's JSON with --logger zap), among them
 //   ... N | embed: serving insecure client requests on 127.0.0.1:41235, this is strongly discouraged!
-// with the port the OS picked for a port-0 URL, so a test never races for a port. SIGINT or SIGTERM
-// stops it (exit 0).
+//   ... I | embed: serving client requests on 127.0.0.1:41236          (an https:// URL)
+//   ... I | embed: listening for metrics on http://127.0.0.1:41237    (--listen-metrics-urls)
+// with the ports the OS picked for port-0 URLs, so a test never races for a port. A plaintext TCP client
+// port also answers HTTP/1 (/health, /version, /metrics), as etcd's does. SIGINT or SIGTERM stops it
+// (exit 0).
+#include "endpoints.hpp"
 #include "flags.hpp"
+#include "http.hpp"
+#include "log.hpp"
+#include "raft_term.hpp"
 
 #include <leasekv/server.hpp>
 #include <leasekv/store.hpp>
@@ -14,28 +21,33 @@
 
 #include <chrono>
 #include <csignal>
-#include <ctime>
 #include <exception>
 #include <memory>
 #include <pthread.h>
 
 namespace {
 
-// capnslog's line prefix: "2026-12-07 12:08:44.637981 I | ".
-void log_line(char level, const std::string& text) {
-  const auto now = std::chrono::system_clock::now();
-  const auto t = std::chrono::system_clock::to_time_t(now);
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  fmt::print(stderr, "{}.{:06d} {} | {}\n", buf, us, level, text);
-  std::fflush(stderr);
-}
-
 std::string host_port(const std::string& address) {
   return address.rfind("unix:", 0) == 0 ? address.substr(5) : address;
+}
+
+std::string joined(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+// A PEM file's contents, or a message naming the flag and the file.
+std::optional<std::string> read_pem(const char* flag, const std::string& path, std::string& out) {
+  auto r = leasekv::env::posix()->read_file(path);
+  if (!r) return fmt::format("{} {}: {}", flag, path, r.error().what());
+  out = std::move(r).value();
+  return std::nullopt;
+}
+
+int fail(const std::string& what) {
+  fmt::print(stderr, "leasekv-server: {}\n", what);
+  return 1;
 }
 
 }  // namespace
@@ -50,21 +62,43 @@ int main(int argc, char** argv) try {
     fmt::print("{}", leasekv_server::usage);
     return 0;
   }
+  const auto log_out = leasekv_server::logger::make(f.logger, f.log_level).value();  // parse() checked both
+  using level = leasekv_server::log_level;
+
   leasekv::server_options so;
   so.name = f.name;
   so.peer_urls = leasekv_server::member_peer_urls(f);
   so.client_urls = f.advertise_client_urls;
   so.max_receive_message_bytes = static_cast<int>(f.max_request_bytes + 512 * 1024);
+  so.max_concurrent_streams = f.max_concurrent_streams;
+  // Plaintext TCP client ports are shared as etcd's are: leasekv-server accepts there, answers HTTP/1
+  // itself (the metrics listener's requests) and hands HTTP/2 connections to the gRPC server.
+  std::vector<leasekv_server::http_listener> http_at;
   for (const auto& url : f.listen_client_urls) {
-    auto address = leasekv_server::grpc_address(url);
-    if (!address) {
-      fmt::print(stderr, "leasekv-server: cannot serve {} (http:// and unix:// only)\n", url);
-      return 2;
+    const auto a = leasekv_server::grpc_address(url).value();  // parse() checked every URL
+    if (auto hp = leasekv_server::http_host_port(url); hp && !a.tls) {
+      http_at.push_back({hp->first, hp->second, true});
+      so.handed_connections = true;
+    } else {
+      (a.tls ? so.tls_listen : so.listen).push_back(a.address);
     }
-    so.listen.push_back(*address);
+    if (!a.tls && f.client_cert_auth) {
+      log_out.print(level::warning,
+                fmt::format("embed: {} is plain HTTP, so --client-cert-auth does not apply to it", url),
+                "scheme is HTTP while --client-cert-auth is enabled; ignoring client cert auth for this URL",
+                {{"client-url", url}});
+    }
+  }
+  if (!so.tls_listen.empty()) {
+    if (auto e = read_pem("--cert-file", f.cert_file, so.tls.cert_chain_pem)) return fail(*e);
+    if (auto e = read_pem("--key-file", f.key_file, so.tls.private_key_pem)) return fail(*e);
+    if (f.client_cert_auth) {
+      if (auto e = read_pem("--trusted-ca-file", f.trusted_ca_file, so.tls.client_ca_pem)) return fail(*e);
+      so.tls.client_cert_auth = true;
+    }
   }
 
-  // Signals go to the thread that waits for them, not to gRPC's or the store's threads.
+  // Signals go to the thread that waits for them, not to gRPC's, the store's or the HTTP server's.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -83,33 +117,86 @@ int main(int argc, char** argv) try {
                   : f.quota_backend_bytes < 0 ? 0
                                               : static_cast<std::uint64_t>(f.quota_backend_bytes);
   o.min_lease_ttl = std::chrono::milliseconds(f.min_lease_ttl_ms);
+  std::shared_ptr<leasekv::manual_clock> manual;
+  if (f.manual_clock) {
+    // Wall-clock time starts now, so deadlines written to a data directory stay meaningful.
+    manual = std::make_shared<leasekv::manual_clock>(std::chrono::system_clock::now());
+    o.clock = manual;
+  }
+  const auto env = leasekv::env::posix();
+  if (!f.data_dir.empty()) {
+    auto term = leasekv_server::next_raft_term(*env, f.data_dir);
+    if (!term) return fail(term.error().what());
+    o.raft_term = term.value();
+  }
   auto opened = leasekv::store::open(o);
-  if (!opened) {
-    fmt::print(stderr, "leasekv-server: cannot open the store: {}\n", opened.error().what());
-    return 1;
-  }
+  if (!opened) return fail("cannot open the store: " + opened.error().what());
   std::shared_ptr<leasekv::store> store(std::move(opened).value());
-  auto started = leasekv::server::start(store, so);
-  if (!started) {
-    fmt::print(stderr, "leasekv-server: {}\n", started.error().what());
-    return 1;
+  if (!f.data_dir.empty()) {
+    // Now that the store holds the directory's lock: this start counts.
+    if (auto saved = leasekv_server::save_raft_term(*env, f.data_dir, o.raft_term); !saved) {
+      return fail("cannot record the raft term: " + saved.error().what());
+    }
   }
+  auto started = leasekv::server::start(store, so);
+  if (!started) return fail(started.error().what());
   auto srv = std::move(started).value();
+
+  // One HTTP server for the shared client ports, then the metrics URLs.
+  const std::size_t client_http = http_at.size();
+  for (const auto& u : f.listen_metrics_urls) {
+    auto hp = leasekv_server::http_host_port(u).value();
+    http_at.push_back({hp.first, hp.second, false});
+  }
+  auto routes = std::make_unique<leasekv_server::endpoints>(*srv, *store, manual);
+  std::unique_ptr<leasekv_server::http_server> http;
+  if (!http_at.empty()) {
+    auto started_http = leasekv_server::http_server::start(
+        http_at, [&r = *routes](const leasekv_server::http_request& req) { return r.handle(req); },
+        [&s = *srv](int listener, int fd, std::string already_read) { s.serve_connection(listener, fd, already_read); });
+    if (!started_http) return fail(started_http.error().what());
+    http = std::move(started_http).value();
+  }
+  const auto http_bound = http ? http->addresses() : std::vector<std::string>{};
+
+  // etcd's lines, in etcd's order.
   const auto ids = srv->identity();
-  std::string client_urls;
-  for (const auto& u : so.client_urls) client_urls += (client_urls.empty() ? "" : " ") + u;
-  log_line('I', fmt::format("etcdserver: published {{Name:{} ClientURLs:[{}]}} to cluster {:x}", so.name, client_urls,
-                            ids.cluster_id));
-  log_line('I', "embed: ready to serve client requests");
-  log_line('I', "etcdserver/api: enabled capabilities for version 3.4");
-  for (const auto& a : srv->addresses()) {
-    log_line('N', fmt::format("embed: serving insecure client requests on {}, this is strongly discouraged!", host_port(a)));
+  const std::string published = fmt::format("{{Name:{} ClientURLs:[{}]}}", so.name, joined(so.client_urls, " "));
+  log_out.print(level::info, fmt::format("etcdserver: published {} to cluster {:x}", published, ids.cluster_id),
+            "published local member to cluster through raft",
+            {{"local-member-id", fmt::format("{:x}", ids.member_id)},
+             {"local-member-attributes", published},
+             {"cluster-id", fmt::format("{:x}", ids.cluster_id)}});
+  log_out.print(level::info, "embed: ready to serve client requests", "");  // capnslog only, as etcd 3.4
+  log_out.print(level::info, "etcdserver/api: enabled capabilities for version 3.4", "enabled capabilities for version",
+            {{"cluster-version", "3.4"}});
+  // The client URLs' bound addresses, plaintext before TLS, as etcd prints them.
+  std::vector<std::string> bound(http_bound.begin(), http_bound.begin() + static_cast<std::ptrdiff_t>(client_http));
+  const std::size_t plaintext = client_http + so.listen.size();
+  for (const auto& a : srv->addresses()) bound.push_back(a);
+  for (std::size_t i = 0; i < bound.size(); ++i) {
+    const auto a = host_port(bound[i]);
+    if (i < plaintext) {
+      log_out.print(level::notice, fmt::format("embed: serving insecure client requests on {}, this is strongly discouraged!", a),
+                "serving client traffic insecurely; this is strongly discouraged!", {{"address", a}});
+    } else {
+      log_out.print(level::info, fmt::format("embed: serving client requests on {}", a), "serving client traffic securely",
+                {{"address", a}});
+    }
+  }
+  for (std::size_t i = client_http; i < http_bound.size(); ++i) {
+    const std::string url = "http://" + http_bound[i];
+    log_out.print(level::info, "embed: listening for metrics on " + url, "serving metrics", {{"address", url}});
   }
 
   int sig = 0;
   sigwait(&signals, &sig);
-  log_line('N', fmt::format("osutil: received {} signal, shutting down...", sig == SIGINT ? "interrupt" : "terminated"));
+  log_out.print(level::notice, fmt::format("osutil: received {} signal, shutting down...", sig == SIGINT ? "interrupt" : "terminated"),
+            "received signal; shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  if (http) http->stop();
   srv->shutdown();
+  http.reset();
+  routes.reset();
   srv.reset();
   store->close();
   return 0;

@@ -12,8 +12,7 @@
 // response and header, as etcd's v3rpc handlers do; errors are mapped to etcd's gRPC codes and messages
 // (docs/server.md). It keeps no state of its own beyond its streams.
 //
-// Thread safety: start, addresses, identity and shutdown may be called from any thread; shutdown is
-// idempotent. The destructor shuts down.
+// Thread safety: every call may be made from any thread; shutdown is idempotent. The destructor shuts down.
 #pragma once
 
 #include "leasekv/error.hpp"
@@ -46,13 +45,35 @@ struct server_options {
   std::vector<std::string> client_urls;  // advertised client URLs
   // The largest message received, in bytes: etcd's --max-request-bytes plus 512 KiB.
   int max_receive_message_bytes = 1572864 + 512 * 1024;
+  // The most streams one client connection may have open at once (etcd's --max-concurrent-streams);
+  // 0 leaves gRPC's default, unbounded, as etcd's default of 2^32-1 is.
+  std::uint32_t max_concurrent_streams = 0;
+
+  // TLS (etcd's --cert-file, --key-file, --trusted-ca-file, --client-cert-auth): the addresses of
+  // tls_listen (same forms as listen) are served with tls; addresses() lists them after listen's.
+  struct tls_options {
+    std::string cert_chain_pem;  // the server's certificate (and its chain), PEM
+    std::string private_key_pem;
+    // With client_cert_auth, a client must present a certificate signed by one of these (PEM); without,
+    // no client certificate is asked for.
+    std::string client_ca_pem;
+    bool client_cert_auth = false;
+  };
+  std::vector<std::string> tls_listen;
+  tls_options tls;
+
+  // Also serve plaintext connections accepted elsewhere and handed over with serve_connection(): etcd
+  // answers HTTP/1 (/health, /metrics) and gRPC on one client port, so leasekv-server accepts there
+  // itself, answers HTTP/1, and hands HTTP/2 connections to the server.
+  bool handed_connections = false;
 };
 
 class server {
  public:
-  // Starts serving `store` on every address of o.listen. The member and cluster ids reported are the
-  // store's (those its response headers carry). Fails with invalid_argument (the detail says why) if
-  // o.listen is empty or an address cannot be bound.
+  // Starts serving `store` on every address of o.listen and o.tls_listen. The member and cluster ids
+  // and the raft term reported are the store's (those its response headers carry). Fails with
+  // invalid_argument (the detail says why) if there is no address (nor handed_connections), tls_listen
+  // has no certificate, or an address cannot be bound.
   static result<std::unique_ptr<server>> start(std::shared_ptr<store> s, server_options o);
 
   virtual ~server() = default;
@@ -63,6 +84,18 @@ class server {
   // "unix:/path".
   virtual std::vector<std::string> addresses() const = 0;
   virtual member_identity identity() const = 0;
+  // etcd's /metrics in Prometheus' text format: gRPC call counts per method and status code
+  // (grpc_server_started_total, grpc_server_handled_total, grpc_server_msg_*_total) and etcd_* gauges
+  // of the store (size, keys, revisions) and of this member (leader, version).
+  virtual std::string metrics() const = 0;
+  // The alarms raised on this member by name, as etcd's Alarm call lists them ("NOSPACE"); /health is
+  // unhealthy while one is raised.
+  virtual std::vector<std::string> active_alarms() const = 0;
+  // Serves the accepted plaintext connection `fd`, whose first bytes the caller already read from it
+  // (`already_read`: an HTTP/2 client's preface, or part of it). The server owns fd from here on; it is
+  // closed at once unless the server was started with handed_connections and is not shut down.
+  // `listener_fd` is the listening socket it was accepted on.
+  virtual void serve_connection(int listener_fd, int fd, std::string_view already_read) = 0;
   // Ends every RPC (streams end with Unavailable), stops listening, and waits for handlers to return.
   // The store stays open.
   virtual void shutdown() = 0;

@@ -185,6 +185,11 @@ TEST_CASE("store: every header carries the store's stable identity", "[store]") 
   CHECK(a.raft_term == 2);
   auto fixed = store::open({.cluster_id = 7, .member_id = 9}).value();
   CHECK(fixed->get("x").value().header == response_header{7, 9, 1, 2});
+  // A server standing in for a restarted etcd member reports a later term.
+  auto later = store::open({.cluster_id = 7, .member_id = 9, .raft_term = 5}).value();
+  CHECK(later->put("x", "1").value().header == response_header{7, 9, 2, 5});
+  CHECK(later->get("x").value().header.raft_term == 5);
+  CHECK(store::open({.raft_term = 0}).error() == errc::invalid_argument);
 }
 
 TEST_CASE("store: with huge_pages off, a store large enough for 2 MiB regions behaves the same", "[store]") {
