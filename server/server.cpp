@@ -7,6 +7,8 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <absl/synchronization/mutex.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -73,6 +75,11 @@ std::string with_port(const std::string& address, int port) {
 result<std::unique_ptr<server>> server::start(std::shared_ptr<store> s, server_options o) {
   if (o.listen.empty()) return error(errc::invalid_argument, "server_options::listen is empty");
   if (!s) return error(errc::invalid_argument, "no store");
+  // Debian's Abseil is built without NDEBUG, so by default every absl::Mutex gRPC locks (several per
+  // call) is also recorded in a process-wide lock-order graph behind one global lock, looking for
+  // inversions inside gRPC: ~3% of leasekv-server's CPU under load, all of it gRPC's debugging, none of
+  // it ours (docs/performance.md, issue 20). Process-wide and idempotent: it only stops that check.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   auto srv = std::make_unique<grpc_server>();
   auto ctx = std::make_shared<server_detail::context>();
   // The ids the store reports in its headers (a data directory keeps those it was created with).
