@@ -201,8 +201,8 @@ def draw(bars, path):
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              'font-family="sans-serif" font-size="11">',
              f'<rect width="{width}" height="{height}" fill="white"/>',
-             f'<text x="{left}" y="20" font-size="13">leasekv-server vs etcd 3.4: times better (log scale; '
-             'bar = median, whisker = range, tick = target)</text>']
+             '<text x="10" y="20" font-size="13">leasekv-server against etcd 3.4: how many times better '
+             '(log scale; bar = median, whisker = range, tick = target)</text>']
     for d in range(d0, d1 + 1):
         gx = left + (d - d0) * scale
         parts.append(f'<line x1="{gx:.1f}" y1="{top - 6}" x2="{gx:.1f}" y2="{height - 30}" stroke="#ddd"/>')
