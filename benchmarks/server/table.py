@@ -177,7 +177,7 @@ def main():
         lost = sum(d["expected"] - d["events"] for d in rows)
         note = f" ({lost:,} events missing)" if lost else ""
         print(f"| {s} | {spread(ev)}{busy(rows)}{note} | {x} | {spread([d['puts_per_s'] for d in rows])} | "
-              f"{spread([d['drain_s'] for d in rows])} | {spread([d['server_cores'] for d in rows])} | "
+              f"{spread([max(0.0, d['drain_s']) for d in rows])} | {spread([d['server_cores'] for d in rows])} | "
               f"{spread([d['gen_cores'] for d in rows])} | {spread([d['other_cores'] for d in rows])} |")
     print()
     met = [v for v in verdicts if v[1]]
