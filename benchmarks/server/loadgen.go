@@ -12,9 +12,10 @@
 //	    N workers, each with one request in flight, for S seconds; one clientv3 client (one gRPC
 //	    connection) per K workers. Reports throughput, p50/p99 latency, and the CPU taken meanwhile by the
 //	    server (-server-pid), by this generator, and by everything else on the machine.
-//	loadgen watch -endpoint A [-watchers 100] [-watch-conns 4] [-writers 4] [-seconds S]
+//	loadgen watch -endpoint A [-watchers 100] [-watch-conns 4] [-writers 64] [-seconds S]
 //	    watchers of one prefix, writers putting under it for S seconds; reports the events delivered per
-//	    second, from the first put to the last event received.
+//	    second, from the first put to the last event received. Enough writers that the delivery, not
+//	    the writes, is the limit (with 4 writers etcd's synced puts capped what it had to deliver).
 //
 // Workloads (64-byte values): put = a new key each time; get = a random key of the fill; lease = grant a
 // 600 s lease, then put a new key on it (one op, its latency both calls'); txn = compare-and-swap: if the
@@ -412,7 +413,7 @@ func cmdWatch(args []string) {
 	endpoint := fs.String("endpoint", "", "server address")
 	watchers := fs.Int("watchers", 100, "watchers of the prefix")
 	watchConns := fs.Int("watch-conns", 4, "clientv3 clients the watchers are spread over (one watch stream each)")
-	writers := fs.Int("writers", 4, "concurrent writers (on a client of their own)")
+	writers := fs.Int("writers", 64, "concurrent writers (16 per clientv3 client of their own)")
 	seconds := fs.Float64("seconds", 2, "how long the writers put")
 	pid := fs.Int("server-pid", 0, "the server's process id, for its CPU time")
 	label := fs.String("label", "", "copied into the output")
@@ -450,7 +451,7 @@ func cmdWatch(args []string) {
 	}
 	created.Wait()
 
-	wcli := newClient(*endpoint)
+	writeClients := clientsFor(*endpoint, *writers, 16)
 	var puts int64
 	var stopFlag int32
 	var wg sync.WaitGroup
@@ -461,7 +462,7 @@ func cmdWatch(args []string) {
 		go func(w int) {
 			defer wg.Done()
 			for seq := 0; atomic.LoadInt32(&stopFlag) == 0; seq++ {
-				if _, err := wcli.Put(context.Background(), fmt.Sprintf("%s%03d/%08d", prefix, w, seq), value); err != nil {
+				if _, err := writeClients[w/16].Put(context.Background(), fmt.Sprintf("%s%03d/%08d", prefix, w, seq), value); err != nil {
 					die("watch: put: %v", err)
 				}
 				atomic.AddInt64(&puts, 1)
@@ -494,7 +495,9 @@ func cmdWatch(args []string) {
 	}
 	atomic.StoreInt32(&finished, 1)
 	cancel()
-	wcli.Close()
+	for _, c := range writeClients {
+		c.Close()
+	}
 	for _, c := range wclients {
 		c.Close()
 	}
