@@ -427,7 +427,8 @@ func cmdWatch(args []string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	counts := make([]int64, *watchers)
-	last := make([]int64, *watchers) // unix nanoseconds of each watcher's last event
+	responses := make([]int64, *watchers) // responses carrying events, per watcher
+	last := make([]int64, *watchers)      // unix nanoseconds of each watcher's last event
 	var created sync.WaitGroup
 	var finished int32 // set before the watches are cancelled
 	for i := 0; i < *watchers; i++ {
@@ -445,6 +446,7 @@ func cmdWatch(args []string) {
 					die("watch: %v", err)
 				}
 				atomic.AddInt64(&counts[i], int64(len(r.Events)))
+				atomic.AddInt64(&responses[i], 1)
 				atomic.StoreInt64(&last[i], time.Now().UnixNano())
 			}
 		}(i, ch)
@@ -487,7 +489,10 @@ func cmdWatch(args []string) {
 		time.Sleep(time.Millisecond)
 	}
 	b := readCPU(*pid)
-	var lastNs int64
+	var lastNs, nresp int64
+	for i := range responses {
+		nresp += atomic.LoadInt64(&responses[i])
+	}
 	for i := range last {
 		if l := atomic.LoadInt64(&last[i]); l > lastNs {
 			lastNs = l
@@ -507,7 +512,8 @@ func cmdWatch(args []string) {
 		"label": *label, "workload": "watch", "watchers": *watchers, "conns": *watchConns,
 		"puts": puts, "events": got, "expected": expected, "events_per_s": float64(got) / span,
 		"puts_per_s": float64(puts) / writeEnd.Sub(t0).Seconds(), "drain_s": time.Unix(0, lastNs).Sub(writeEnd).Seconds(),
-		"server_cores": server, "gen_cores": gen, "other_cores": others,
+		"events_per_response": float64(got) / float64(nresp), "server_cores": server, "gen_cores": gen,
+		"other_cores": others,
 	})
 }
 

@@ -159,9 +159,9 @@ def main():
 
     # ---- watch ----
     print("### Watch: events per second delivered to 100 watchers of one prefix\n")
-    print("| server | events/s | × etcd | puts/s meanwhile | drain after the last put, s | server cores | "
-          "loadgen cores | others' cores |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| server | events/s | × etcd | puts/s meanwhile | drain after the last put, s | events per response | "
+          "server cores | loadgen cores | others' cores |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     ew = [d["events_per_s"] for d in by[("etcd", "watch", 0)]]
     for s in SERVERS:
         rows = by[(s, "watch", 0)]
@@ -177,7 +177,9 @@ def main():
         lost = sum(d["expected"] - d["events"] for d in rows)
         note = f" ({lost:,} events missing)" if lost else ""
         print(f"| {s} | {spread(ev)}{busy(rows)}{note} | {x} | {spread([d['puts_per_s'] for d in rows])} | "
-              f"{spread([max(0.0, d['drain_s']) for d in rows])} | {spread([d['server_cores'] for d in rows])} | "
+              f"{spread([max(0.0, d['drain_s']) for d in rows])} | "
+              f"{spread([d['events_per_response'] for d in rows if 'events_per_response' in d])} | "
+              f"{spread([d['server_cores'] for d in rows])} | "
               f"{spread([d['gen_cores'] for d in rows])} | {spread([d['other_cores'] for d in rows])} |")
     print()
     met = [v for v in verdicts if v[1]]
