@@ -25,7 +25,6 @@
 # marks a cell whose measurements saw other_cores > 0.5 with "*".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$PWD
 
 server=""
 out=build/server-bench
@@ -75,10 +74,10 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 lk_flags=(--listen-client-urls http://127.0.0.1:0 --advertise-client-urls http://127.0.0.1:2379)
-etcd_flags() {  # DIR CLIENT_PORT PEER_PORT
-  echo --data-dir "$1" --listen-client-urls "http://127.0.0.1:$2" --advertise-client-urls "http://127.0.0.1:$2" \
-    --listen-peer-urls "http://127.0.0.1:$3" --initial-advertise-peer-urls "http://127.0.0.1:$3" \
-    --initial-cluster "default=http://127.0.0.1:$3"
+etcd_args() {  # DIR CLIENT_PORT PEER_PORT: sets etcd_argv, a single member on loopback
+  etcd_argv=(--data-dir "$1" --listen-client-urls "http://127.0.0.1:$2" --advertise-client-urls "http://127.0.0.1:$2"
+    --listen-peer-urls "http://127.0.0.1:$3" --initial-advertise-peer-urls "http://127.0.0.1:$3"
+    --initial-cluster "default=http://127.0.0.1:$3")
 }
 servers=(etcd leasekv leasekv-durable)
 # The servers in a rotating order: measurement k starts with server k mod 3.
@@ -90,8 +89,9 @@ for ((i = 0; i < starts; i++)); do
   for s in $(order "$i"); do
     d="$work/start-$s-$i"
     cp=$(free_port)
+    etcd_args "$d" "$cp" "$(free_port)"
     case $s in
-      etcd) "$gen" start -endpoint "127.0.0.1:$cp" -- etcd $(etcd_flags "$d" "$cp" "$(free_port)") ;;
+      etcd) "$gen" start -endpoint "127.0.0.1:$cp" -- etcd "${etcd_argv[@]}" ;;
       leasekv) "$gen" start -stderr-addr -- "$server" "${lk_flags[@]}" ;;
       leasekv-durable) "$gen" start -stderr-addr -- "$server" "${lk_flags[@]}" --data-dir "$d" ;;
     esac | sed "s/^{/{\"label\":\"$s\",/" >>"$work/start.jsonl"
@@ -106,7 +106,8 @@ start_server() {  # NAME
   case $s in
     etcd)
       local cp pp; cp=$(free_port); pp=$(free_port)
-      etcd $(etcd_flags "$work/etcd.data" "$cp" "$pp") 2>"$log" &
+      etcd_args "$work/etcd.data" "$cp" "$pp"
+      etcd "${etcd_argv[@]}" 2>"$log" &
       endpoint[$s]="127.0.0.1:$cp" ;;
     leasekv) "$server" "${lk_flags[@]}" 2>"$log" & ;;
     leasekv-durable) "$server" "${lk_flags[@]}" --data-dir "$work/leasekv.data" 2>"$log" & ;;
