@@ -9,6 +9,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <absl/synchronization/mutex.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -122,6 +123,11 @@ result<std::unique_ptr<server>> server::start(std::shared_ptr<store> s, server_o
     return error(errc::invalid_argument, "server_options::tls_listen needs tls.cert_chain_pem and tls.private_key_pem");
   }
   if (!s) return error(errc::invalid_argument, "no store");
+  // Debian's Abseil is built without NDEBUG, so by default every absl::Mutex gRPC locks (several per
+  // call) is also recorded in a process-wide lock-order graph behind one global lock, looking for
+  // inversions inside gRPC: ~3% of leasekv-server's CPU under load, all of it gRPC's debugging, none of
+  // it ours (docs/performance.md, issue 20). Process-wide and idempotent: it only stops that check.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   auto srv = std::make_unique<grpc_server>();
   auto ctx = std::make_shared<server_detail::context>();
   // The ids the store reports in its headers (a data directory keeps those it was created with).
