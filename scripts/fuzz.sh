@@ -4,14 +4,18 @@
 #   scripts/fuzz.sh [TARGET...]        (default: wal snapshot store cli; the binaries must be built)
 # A crash, timeout, leak or OOM keeps the fuzzer's log and its input under build/fuzz/artifacts/<target>/
 # and prints both (the input as a hex dump); copy the input to tests/fuzz/regressions/<target>/ (see the
-# README there) and fix the bug.
+# README there) and fix the bug. Targets run LEASEKV_FUZZ_JOBS (default: the number of cores) at a time,
+# each on one core; their reports are printed in the order given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzz_seconds=${LEASEKV_FUZZ_SECONDS:-60}
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(wal snapshot store cli)
-failed=()
-for target in "${targets[@]}"; do
+jobs=${LEASEKV_FUZZ_JOBS:-$(nproc)}
+
+# Runs one target; prints its report; returns non-zero if it failed.
+fuzz_one() {
+  local target=$1 work artifacts status found input
   work=$(mktemp -d)
   artifacts=build/fuzz/artifacts/$target
   rm -rf "$artifacts"
@@ -27,7 +31,6 @@ for target in "${targets[@]}"; do
   grep -E '^(Done|stat::number_of_executed_units)|ERROR|SUMMARY' "$artifacts/log" || true
   rm -rf "$work"
   if [ "$status" -ne 0 ]; then
-    failed+=("$target")
     printf '\n---- fuzz_%s failed (exit %d); the end of its log (all of it: %s) ----\n' "$target" "$status" "$artifacts/log"
     tail -n 60 "$artifacts/log"
     found=0
@@ -40,9 +43,25 @@ for target in "${targets[@]}"; do
       od -A d -t x1z -v "$input" | head -n 64
     done
     [ "$found" -eq 1 ] || echo "(the fuzzer left no input file; see its log)"
-  else
-    rm -rf "$artifacts"
+    return 1
   fi
+  rm -rf "$artifacts"
+}
+
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+pids=()
+for i in "${!targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  (fuzz_one "${targets[$i]}" >"$reports/$i" 2>&1 && echo ok >"$reports/$i.status" || echo failed >"$reports/$i.status") &
+  pids+=($!)
+done
+wait "${pids[@]}" || true
+failed=()
+for i in "${!targets[@]}"; do
+  printf '%s:\n' "fuzz_${targets[$i]}"
+  cat "$reports/$i"
+  [ "$(cat "$reports/$i.status" 2>/dev/null)" = ok ] || failed+=("${targets[$i]}")
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzzing failed: ${failed[*]}" >&2

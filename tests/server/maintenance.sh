@@ -73,6 +73,12 @@ expect "$alarm" alarm list
 status=$(ctl endpoint status) || fail "endpoint status"
 [[ $status == "$addr, $member, 3.4.23, "*", true, false, 2, "*", $alarm" ]] || fail "endpoint status: $status"
 refused "etcdserver: mvcc: database space exceeded" put small y
+# /health on the client port (HTTP/1 beside gRPC, as etcd): unhealthy while the alarm is raised, unless
+# the request excludes it.
+[[ $(curl -s -w ' %{http_code}' "http://$addr/health") == $'{"health":"false"}\n 503' ]] ||
+  fail "/health under NOSPACE: $(curl -s -i "http://$addr/health")"
+[[ $(curl -s -w ' %{http_code}' "http://$addr/health?exclude=NOSPACE") == '{"health":"true"} 200' ]] ||
+  fail "/health?exclude=NOSPACE: $(curl -s -i "http://$addr/health?exclude=NOSPACE")"
 refused "failed to grant lease (etcdserver: mvcc: database space exceeded)" lease grant 10
 expect 1 del k
 rev=$(ctl get x -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
@@ -82,6 +88,7 @@ refused "etcdserver: mvcc: database space exceeded" put small y
 expect "$alarm" alarm disarm
 expect "" alarm list
 expect OK put small y
+[[ $(curl -s -w ' %{http_code}' "http://$addr/health") == '{"health":"true"} 200' ]] || fail "/health after disarm"
 
 # Membership: a single member can be neither removed, promoted nor joined.
 refused "etcdserver: Peer URLs already exists" member add x --peer-urls=http://localhost:2380
