@@ -21,6 +21,11 @@ class grpc_server final : public server {
 
   std::vector<std::string> addresses() const override { return addresses_; }
   member_identity identity() const override { return ctx_->identity; }
+  stats statistics() const override {
+    const auto& n = ctx_->counters;
+    return {n.watch_streams, n.watchers, n.paused_watchers, n.keep_alive_streams, n.queued_watch_bytes,
+            n.max_queued_watch_bytes, n.watch_pauses};
+  }
 
   void shutdown() override {
     std::unique_lock lock(mu_);

@@ -28,6 +28,18 @@ struct context {
   // come from the same generator, so its consecutive grants differ by 2; ours advance by 2 likewise.
   std::atomic<std::uint64_t> lease_sequence{0};
   lease_id next_lease_id();
+
+  // What the streams hold now (server::statistics), kept by the watch and keep-alive reactors.
+  struct stream_counters {
+    std::atomic<std::size_t> watch_streams{0};
+    std::atomic<std::size_t> watchers{0};
+    std::atomic<std::size_t> paused_watchers{0};
+    std::atomic<std::size_t> keep_alive_streams{0};
+    std::atomic<std::uint64_t> queued_watch_bytes{0};
+    std::atomic<std::uint64_t> max_queued_watch_bytes{0};
+    std::atomic<std::uint64_t> watch_pauses{0};
+  };
+  stream_counters counters;
 };
 
 class kv_service final : public etcdserverpb::KV::CallbackService {
