@@ -15,8 +15,9 @@
 // queue to resume_bytes, each watcher is started again in the store from its remembered revision, so it
 // first replays the history it missed and then continues live, with no gap and no duplicate; a watcher
 // whose revision was compacted meanwhile gets etcd's compaction cancel (compact_revision set, header
-// revision 0). Reading resumes at the same point. So a stream holds at most pause_bytes plus the
-// responses of one store delivery, however long its client sleeps.
+// revision 0). Reading resumes at the same point. So a stream holds at most pause_bytes plus one store
+// response (a live revision's events, or one catch-up batch: lib/watch/watch_hub.hpp), however long its
+// client sleeps.
 //
 // Fragmenting (a create with fragment set): a response with at least two events whose encoding reaches
 // the server's receive limit (etcd's --max-request-bytes plus 512 KiB) is split as etcd's sendFragments
@@ -101,13 +102,12 @@ struct stream_state : std::enable_shared_from_this<stream_state> {
 
   const std::shared_ptr<context> c;
 
-  std::mutex mu;
-  watch_stream* reactor = nullptr;             // null once the RPC is done
-  etcdserverpb::WatchRequest* request = nullptr;  // the reactor's read buffer
-  bool finished = false;                       // Finish called: nothing more may be written
+  std::mutex mu;  // guards everything below
+  watch_stream* reactor = nullptr;  // null once the RPC is done
+  bool finished = false;            // Finish called: nothing more may be written
   bool writing = false;
-  bool paused = false;         // over the bound: no store watches, no reads (see the top of this file)
-  bool reads_stopped = false;  // a read is due once the queue drains
+  bool paused = false;              // over the bound: no store watches (see the top of this file)
+  bool reads_stopped = false;       // over the bound: a read is due once the queue drains
   struct queued {
     etcdserverpb::WatchResponse r;
     std::size_t bytes;
@@ -266,7 +266,6 @@ class watch_reactor final : public watch_stream {
   explicit watch_reactor(std::shared_ptr<context> c) : c_(std::move(c)), state_(std::make_shared<stream_state>(c_)) {
     ++c_->counters.watch_streams;
     state_->reactor = this;
-    state_->request = &req_;
     StartRead(&req_);
   }
 
