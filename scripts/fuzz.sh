@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer targets of build/fuzz (scripts/test.sh's fuzz stage) for LEASEKV_FUZZ_SECONDS
 # (default 60) each, starting from their seed corpus and regressions. Fails if any target fails.
-#   scripts/fuzz.sh [TARGET...]        (default: wal snapshot store cli; the binaries must be built)
+#   scripts/fuzz.sh [TARGET...]        (default: wal snapshot store cli server; the binaries must be built)
 # A crash, timeout, leak or OOM keeps the fuzzer's log and its input under build/fuzz/artifacts/<target>/
 # and prints both (the input as a hex dump); copy the input to tests/fuzz/regressions/<target>/ (see the
 # README there) and fix the bug.
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzz_seconds=${LEASEKV_FUZZ_SECONDS:-60}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(wal snapshot store cli)
+[ ${#targets[@]} -eq 0 ] && targets=(wal snapshot store cli server)
 failed=()
 for target in "${targets[@]}"; do
   work=$(mktemp -d)
