@@ -364,12 +364,18 @@ TEST_CASE("server stress: many clients put, txn, watch and keep leases alive at 
           if (!ka->Write(kreq)) ++failures;
         }
         if (round % 3 != 2) {
+          // At least 12 responses are due: two created replies and each watcher's events of this
+          // round's puts and txns.
           etcdserverpb::WatchResponse r;
-          std::int64_t last = 0;
+          std::int64_t last[2] = {0, 0};
           for (int i = 0; i < 8 && w->Read(&r); ++i) {
+            if (r.watch_id() < 0 || r.watch_id() > 1) {
+              ++failures;
+              continue;
+            }
             for (const auto& e : r.events()) {
-              if (r.watch_id() == 1 && e.kv().mod_revision() <= last) ++out_of_order;
-              if (r.watch_id() == 1) last = e.kv().mod_revision();
+              if (e.kv().mod_revision() <= last[r.watch_id()]) ++out_of_order;
+              last[r.watch_id()] = e.kv().mod_revision();
             }
           }
           etcdserverpb::LeaseKeepAliveResponse kresp;
