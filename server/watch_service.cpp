@@ -276,11 +276,14 @@ class watch_reactor final : public watch_stream {
       case etcdserverpb::WatchRequest::kCreateRequest: create(req_.create_request()); break;
       case etcdserverpb::WatchRequest::kCancelRequest: cancel(req_.cancel_request().watch_id()); break;
       case etcdserverpb::WatchRequest::kProgressRequest: {
+        // Clients take the answer's revision as every watcher's progress. A paused stream's watchers have
+        // not queued everything up to it, so it gets no answer then, as etcd 3.4.25 and later give none
+        // while a watcher is unsynced (3.4.23 answers always).
         etcdserverpb::WatchResponse r;
         to_pb(state_->header(c_->store->revision()), r.mutable_header());
         r.set_watch_id(-1);
         std::lock_guard lock(state_->mu);
-        state_->queue_locked(std::move(r));
+        if (!state_->paused) state_->queue_locked(std::move(r));
         break;
       }
       default: break;  // an empty request: etcd ignores it too
