@@ -4,7 +4,7 @@
 // watch executor, and the handler queues under the same mutex the create holds while it starts the
 // watcher and queues the reply.
 //
-// A stream's queue is bounded (docs/server.md, "Slow watch clients"). Its bytes are counted as queued
+// A stream's queue is bounded (docs/server.md, "Slow, stopped and vanished clients"). Its bytes count
 // until their write completes, and a write completes only as the client's flow control lets it, so a
 // client that stops reading fills the queue. Once it holds more than pause_bytes the stream pauses, as
 // etcd moves a watcher whose channel is full to its unsynced set:

@@ -10,7 +10,7 @@
 //   - afterwards the server still answers, and once the streams are closed it holds none of them.
 //
 // Input: records of [kind][length: 2 bytes little-endian][payload: length bytes], the last one cut to
-// what is left. tests/fuzz/corpus/server holds seeds (see its README for how they were made).
+// what is left. The seeds in tests/fuzz/corpus/server are written by tests/fuzz/fuzz_server_seeds.py.
 #include <leasekv/server.hpp>
 #include <leasekv/store.hpp>
 
