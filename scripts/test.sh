@@ -2,7 +2,7 @@
 # Quick start, command 2: installs what is missing, then builds and runs every test three ways:
 #   1. g++, warnings as errors: every test, the package tests included;
 #   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer (and -Wthread-safety): every test;
-#   3. clang with ThreadSanitizer: the concurrency and conformance tests (the server's stress cases too);
+#   3. clang with ThreadSanitizer: the concurrency and conformance tests;
 #   4. libFuzzer targets (log and snapshot readers, the CLI's parsers, the store against the model, the
 #      server's request handling),
 #      60 s each (LEASEKV_FUZZ_SECONDS);
@@ -30,7 +30,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 stage "clang TSan: concurrency and conformance tests"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DLEASEKV_WERROR=ON \
   -DLEASEKV_SANITIZE=thread >/dev/null
-cmake --build build/tsan -j "$jobs" --target concurrency_tests conformance_tests server_stress_tests
+cmake --build build/tsan -j "$jobs" --target concurrency_tests conformance_tests
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build/tsan -j "$jobs" -L 'concurrency|conformance' --output-on-failure
 
