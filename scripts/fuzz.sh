@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer targets of build/fuzz (scripts/test.sh's fuzz stage) for LEASEKV_FUZZ_SECONDS
 # (default 60) each, starting from their seed corpus and regressions. Fails if any target fails.
-#   scripts/fuzz.sh [TARGET...]        (default: wal snapshot store cli; the binaries must be built)
+#   scripts/fuzz.sh [TARGET...]        (default: wal snapshot store cli server; the binaries must be built)
 # A crash, timeout, leak or OOM keeps the fuzzer's log and its input under build/fuzz/artifacts/<target>/
 # and prints both (the input as a hex dump); copy the input to tests/fuzz/regressions/<target>/ (see the
 # README there) and fix the bug. Targets run LEASEKV_FUZZ_JOBS (default: the number of cores) at a time,
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzz_seconds=${LEASEKV_FUZZ_SECONDS:-60}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(wal snapshot store cli)
+[ ${#targets[@]} -eq 0 ] && targets=(wal snapshot store cli server)
 jobs=${LEASEKV_FUZZ_JOBS:-$(nproc)}
 
 # Runs one target; prints its report; returns non-zero if it failed.

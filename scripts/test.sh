@@ -3,7 +3,8 @@
 #   1. g++, warnings as errors: every test, the package tests included;
 #   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer (and -Wthread-safety): every test;
 #   3. clang with ThreadSanitizer: the concurrency and conformance tests;
-#   4. libFuzzer targets (log and snapshot readers, the CLI's parsers, the store against the model),
+#   4. libFuzzer targets (log and snapshot readers, the CLI's parsers, the store against the model, the
+#      server's request handling),
 #      60 s each (LEASEKV_FUZZ_SECONDS);
 #   5. a smoke run of the benchmarks' workload runner at small sizes.
 # Each stage prints ctest's summary; the script fails if any stage fails.
@@ -36,8 +37,8 @@ TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 stage "libFuzzer (ASan+UBSan): 60 s per target on its seed corpus"
 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DLEASEKV_WERROR=ON \
   -DLEASEKV_SANITIZE=address,undefined -DLEASEKV_BUILD_FUZZERS=ON >/dev/null
-cmake --build build/fuzz -j "$jobs" --target fuzz_wal fuzz_snapshot fuzz_store fuzz_cli
-scripts/fuzz.sh wal snapshot store cli
+cmake --build build/fuzz -j "$jobs" --target fuzz_wal fuzz_snapshot fuzz_store fuzz_cli fuzz_server
+scripts/fuzz.sh wal snapshot store cli server
 
 stage "benchmark smoke run (small sizes; the real-clock expiry storm included)"
 cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLEASEKV_BUILD_TESTS=OFF -DLEASEKV_BUILD_BENCHMARKS=ON -DLEASEKV_BUILD_SERVER=OFF \

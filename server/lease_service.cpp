@@ -75,10 +75,19 @@ namespace {
 // One keep-alive stream: each request is answered, in order, before the next is read (etcd answers each
 // in turn too). An unknown or expired lease is answered with TTL 0, not an error; the client's
 // half-close ends the RPC with OK.
+//
+// Bounded by construction: at most one request and one response per stream exist at a time. A client
+// that stops reading leaves its one response unwritten (the write waits on the client's flow control),
+// so the stream reads nothing more; the client's further requests wait in its own transport. It
+// holds no lock meanwhile and costs nothing to other streams or to the store. A vanished client ends the
+// pending read or write with ok = false, which finishes the RPC; OnDone then frees the stream.
 class keep_alive_reactor final
     : public grpc::ServerBidiReactor<etcdserverpb::LeaseKeepAliveRequest, etcdserverpb::LeaseKeepAliveResponse> {
  public:
-  explicit keep_alive_reactor(std::shared_ptr<context> c) : c_(std::move(c)) { StartRead(&req_); }
+  explicit keep_alive_reactor(std::shared_ptr<context> c) : c_(std::move(c)) {
+    ++c_->counters.keep_alive_streams;
+    StartRead(&req_);
+  }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
@@ -110,7 +119,10 @@ class keep_alive_reactor final
     StartRead(&req_);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    --c_->counters.keep_alive_streams;
+    delete this;
+  }
 
  private:
   std::shared_ptr<context> c_;

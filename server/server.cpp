@@ -52,6 +52,12 @@ class grpc_server final : public server {
     handed_->HandleNewConnection(&p);  // closes fd once the server is shut down
   }
 
+  stats statistics() const override {
+    const auto& n = ctx_->counters;
+    return {n.watch_streams, n.watchers, n.paused_watchers, n.keep_alive_streams, n.queued_watch_bytes,
+            n.max_queued_watch_bytes, n.watch_pauses};
+  }
+
   void shutdown() override {
     std::unique_lock lock(mu_);
     if (shut_down_) return;

@@ -39,6 +39,17 @@ struct context {
 
   // This member's alarms (alarms.hpp): `store` reaches the store it was started with through them.
   std::shared_ptr<alarm_table> alarms;
+  // What the streams hold now (server::statistics), kept by the watch and keep-alive reactors.
+  struct stream_counters {
+    std::atomic<std::size_t> watch_streams{0};
+    std::atomic<std::size_t> watchers{0};
+    std::atomic<std::size_t> paused_watchers{0};
+    std::atomic<std::size_t> keep_alive_streams{0};
+    std::atomic<std::uint64_t> queued_watch_bytes{0};
+    std::atomic<std::uint64_t> max_queued_watch_bytes{0};
+    std::atomic<std::uint64_t> watch_pauses{0};
+  };
+  stream_counters counters;
 };
 
 class kv_service final : public etcdserverpb::KV::CallbackService {

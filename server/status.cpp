@@ -38,6 +38,9 @@ grpc::Status to_status(const error& e) {
     for (const auto& m : table) {
       if (e == m.code) return grpc::Status(m.status, m.message);
     }
+    // A request etcd defines no answer for (an enum value it does not know, as in a Range's sort order):
+    // InvalidArgument, saying what was wrong, rather than Unknown.
+    if (e == errc::invalid_argument) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, e.what());
   }
   // A write refused under a CORRUPT alarm (alarms.hpp).
   if (e == corrupt_error()) return grpc::Status(grpc::StatusCode::DATA_LOSS, "etcdserver: corrupt cluster");

@@ -102,6 +102,18 @@ class server {
   // Blocks until shutdown() has been called and has finished.
   virtual void wait() = 0;
 
+  // What the server's streams hold now, for tests and monitoring (docs/server.md, "Slow watch clients").
+  struct stats {
+    std::size_t watch_streams = 0;       // open Watch RPCs
+    std::size_t watchers = 0;            // watchers on them, paused ones included
+    std::size_t paused_watchers = 0;     // watchers of streams paused because their client fell behind
+    std::size_t keep_alive_streams = 0;  // open LeaseKeepAlive RPCs
+    std::uint64_t queued_watch_bytes = 0;      // watch responses queued, not yet taken by the client
+    std::uint64_t max_queued_watch_bytes = 0;  // the most one watch stream ever had queued
+    std::uint64_t watch_pauses = 0;            // how often a watch stream was paused
+  };
+  virtual stats statistics() const = 0;
+
  protected:
   server() = default;
 };
