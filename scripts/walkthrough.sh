@@ -3,7 +3,8 @@
 # leasekvctl: grant a lease, put a key on it, read it back as text and JSON, list leases, show its
 # time-to-live, then watch it expire. LEASE_TTL (seconds, default 10) sets the lease's TTL.
 # Then the same tutorial over the wire: leasekv-server on a loopback port the OS picks, the tutorial's Go
-# program (clientv3: Grant(30), Put with the lease) against it, and real etcdctl 3.4 reading the result.
+# program (clientv3: Grant(30), Put with the lease) against it, and real etcdctl 3.4 reading the result;
+# the server runs on a manual clock, so one HTTP call moves time 31 s on and the lease expires at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -42,8 +43,8 @@ run get /tmp/pid -w json
 printf '\n==== the same tutorial over the wire: Go clientv3 and etcdctl 3.4 against leasekv-server ====\n'
 (cd tests/server/tutorial && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$scratch/gocache" \
   go build -o "$scratch/tutorial" main.go)
-printf '\n$ leasekv-server --listen-client-urls http://127.0.0.1:0 --advertise-client-urls http://127.0.0.1:2379\n'
-build/release/tools/leasekv-server/leasekv-server --listen-client-urls http://127.0.0.1:0 \
+printf '\n$ leasekv-server --manual-clock --listen-client-urls http://127.0.0.1:0 --advertise-client-urls http://127.0.0.1:2379\n'
+build/release/tools/leasekv-server/leasekv-server --manual-clock --listen-client-urls http://127.0.0.1:0 \
   --advertise-client-urls http://127.0.0.1:2379 >/dev/null 2>"$scratch/server.err" &
 server_pid=$!
 addr=
@@ -62,6 +63,9 @@ echo
 id=$(ETCDCTL_API=3 command etcdctl --endpoints="$addr" lease list | sed -n 2p)
 etcdctl lease list
 etcdctl lease timetolive "$id" --keys
-etcdctl lease revoke "$id"
+printf '\n$ curl -X POST http://%s/leasekv/clock/advance?by=31s   # the manual clock, 31 s on\n' "$addr"
+curl -sS -X POST "http://$addr/leasekv/clock/advance?by=31s"
+echo
+etcdctl lease timetolive "$id"
 etcdctl get /tmp/pid
-printf '(nothing: the lease took /tmp/pid with it)\n'
+printf '(nothing: the lease expired, and took /tmp/pid with it)\n'

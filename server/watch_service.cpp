@@ -136,7 +136,10 @@ struct stream_state : std::enable_shared_from_this<stream_state> {
   void write_next_locked() {
     if (writing || finished || queue.empty() || reactor == nullptr) return;
     writing = true;
-    reactor->StartWrite(&queue.front().r);
+    // With more responses queued behind this one, gRPC may hold it to send with them (one sendmsg for
+    // many events instead of one each); the last one queued goes without the hint and flushes them all.
+    reactor->StartWrite(&queue.front().r,
+                        queue.size() > 1 ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
   }
   // The front's write completed.
   void written_locked() {
