@@ -47,6 +47,9 @@ constexpr std::size_t resume_bytes = std::size_t{1} << 20;
 // What a queued response costs beyond its encoding (the deque node, the message object), counted so that
 // many tiny responses are bounded too.
 constexpr std::size_t response_overhead_bytes = 128;
+// The most bytes of events one response gathers while the client is behind (queue_events_locked); far
+// below any client's receive limit.
+constexpr std::size_t max_batch_bytes = std::size_t{256} << 10;
 
 void event_to_pb(const watch_event& e, mvccpb::Event* out) {
   out->set_type(e.type == watch_event::kind::put ? mvccpb::Event::PUT : mvccpb::Event::DELETE);
@@ -126,12 +129,36 @@ struct stream_state : std::enable_shared_from_this<stream_state> {
     if (finished) return;
     const std::size_t bytes = r.ByteSizeLong() + response_overhead_bytes;
     queue.push_back({std::move(r), bytes});
+    count_queued_locked(bytes);
+    write_next_locked();
+  }
+  void count_queued_locked(std::size_t bytes) {
     queued_bytes += bytes;
     c->counters.queued_watch_bytes += bytes;
     std::uint64_t seen = c->counters.max_queued_watch_bytes.load();
     while (queued_bytes > seen && !c->counters.max_queued_watch_bytes.compare_exchange_weak(seen, queued_bytes)) {
     }
-    write_next_locked();
+  }
+  // Queues a response of events of one watcher (not fragmenting, not a cancel). While the client has not
+  // taken the responses before it, it joins the last queued response if that one is an unsent batch of
+  // the same watcher's events, as etcd sends a watcher's pending events in one response: revisions stay
+  // in order and whole, the header names the latest. A busy stream then costs one write per batch
+  // instead of one per revision.
+  void queue_events_locked(etcdserverpb::WatchResponse r) {
+    if (finished) return;
+    if (queue.size() >= 2) {  // the front may be being written; the back is not
+      queued& last = queue.back();
+      const std::size_t bytes = r.ByteSizeLong();
+      if (last.r.watch_id() == r.watch_id() && last.r.events_size() > 0 && !last.r.canceled() &&
+          !last.r.created() && !last.r.fragment() && last.bytes + bytes <= max_batch_bytes) {
+        *last.r.mutable_header() = r.header();
+        for (auto& ev : *r.mutable_events()) last.r.add_events()->Swap(&ev);
+        last.bytes += bytes;
+        count_queued_locked(bytes);
+        return;
+      }
+    }
+    queue_locked(std::move(r));
   }
   void write_next_locked() {
     if (writing || finished || queue.empty() || reactor == nullptr) return;
@@ -211,6 +238,8 @@ struct stream_state : std::enable_shared_from_this<stream_state> {
         for (auto& part : fragments(std::move(out), static_cast<std::size_t>(c->options.max_receive_message_bytes))) {
           queue_locked(std::move(part));
         }
+      } else if (!out.canceled() && out.events_size() > 0) {
+        queue_events_locked(std::move(out));
       } else {
         queue_locked(std::move(out));
       }
