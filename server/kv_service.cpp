@@ -14,12 +14,12 @@ grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* ctx, const grpc::S
 
 namespace {
 
-// Answers a call with `r`: its error as etcd's status and text, or its value in `resp`.
+// `r`'s error as etcd's status and text, or OK with its value in `resp`.
 template <class T, class Response>
-grpc::ServerUnaryReactor* reply(grpc::CallbackServerContext* ctx, result<T>& r, Response* resp) {
-  if (!r) return finish(ctx, to_status(r.error()));
+grpc::Status answer(result<T>& r, Response* resp) {
+  if (!r) return to_status(r.error());
   to_pb(r.value(), resp);
-  return finish(ctx, grpc::Status::OK);
+  return grpc::Status::OK;
 }
 
 }  // namespace
@@ -29,39 +29,47 @@ grpc::ServerUnaryReactor* kv_service::Range(grpc::CallbackServerContext* ctx, co
   auto opts = from_pb_options(*req);
   if (!opts) return finish(ctx, to_status(opts.error()));
   auto r = c_->store->range_view(key_range(req->key(), req->range_end()), opts.value());
-  return reply(ctx, r, resp);
+  return finish(ctx, answer(r, resp));
 }
 
 grpc::ServerUnaryReactor* kv_service::Put(grpc::CallbackServerContext* ctx, const etcdserverpb::PutRequest* req,
                                           etcdserverpb::PutResponse* resp) {
-  auto r = c_->store->put(req->key(), req->value(),
-                          {.lease = req->lease(), .prev_kv = req->prev_kv(), .ignore_value = req->ignore_value(),
-                           .ignore_lease = req->ignore_lease()});
-  return reply(ctx, r, resp);
+  return run_write(*c_, ctx, [c = c_.get(), req, resp] {
+    auto r = c->store->put(req->key(), req->value(),
+                           {.lease = req->lease(), .prev_kv = req->prev_kv(), .ignore_value = req->ignore_value(),
+                            .ignore_lease = req->ignore_lease()});
+    return answer(r, resp);
+  });
 }
 
 grpc::ServerUnaryReactor* kv_service::DeleteRange(grpc::CallbackServerContext* ctx,
                                                   const etcdserverpb::DeleteRangeRequest* req,
                                                   etcdserverpb::DeleteRangeResponse* resp) {
-  auto r = c_->store->delete_range(key_range(req->key(), req->range_end()), {.prev_kv = req->prev_kv()});
-  return reply(ctx, r, resp);
+  return run_write(*c_, ctx, [c = c_.get(), req, resp] {
+    auto r = c->store->delete_range(key_range(req->key(), req->range_end()), {.prev_kv = req->prev_kv()});
+    return answer(r, resp);
+  });
 }
 
 grpc::ServerUnaryReactor* kv_service::Txn(grpc::CallbackServerContext* ctx, const etcdserverpb::TxnRequest* req,
                                           etcdserverpb::TxnResponse* resp) {
   auto t = from_pb(*req);
   if (!t) return finish(ctx, to_status(t.error()));
-  auto r = c_->store->txn(t.value());
-  return reply(ctx, r, resp);
+  return run_write(*c_, ctx, [c = c_.get(), t = std::move(t).value(), resp] {
+    auto r = c->store->txn(t);
+    return answer(r, resp);
+  });
 }
 
 grpc::ServerUnaryReactor* kv_service::Compact(grpc::CallbackServerContext* ctx,
                                               const etcdserverpb::CompactionRequest* req,
                                               etcdserverpb::CompactionResponse* resp) {
-  auto r = c_->store->compact(req->revision(), {.physical = req->physical()});
-  if (!r) return finish(ctx, to_status(r.error()));
-  to_pb(r.value().header, resp->mutable_header());
-  return finish(ctx, grpc::Status::OK);
+  return run_write(*c_, ctx, [c = c_.get(), req, resp] {
+    auto r = c->store->compact(req->revision(), {.physical = req->physical()});
+    if (!r) return to_status(r.error());
+    to_pb(r.value().header, resp->mutable_header());
+    return grpc::Status::OK;
+  });
 }
 
 }  // namespace leasekv::server_detail

@@ -21,29 +21,33 @@ grpc::ServerUnaryReactor* lease_service::LeaseGrant(grpc::CallbackServerContext*
   // same check.
   if (req->ttl() > max_lease_ttl.count()) return finish(ctx, to_status(errc::lease_ttl_too_large));
   const auto ttl = std::chrono::seconds(req->ttl());
-  result<lease_grant_response> r = errc::lease_exists;
-  if (req->id() != 0) {
-    r = c_->store->grant(ttl, req->id());
-  } else {
-    // An id of ours may collide with one a client chose: take the next.
-    for (int attempt = 0; attempt < 16 && !r && r.error() == errc::lease_exists; ++attempt) {
-      r = c_->store->grant(ttl, c_->next_lease_id());
+  return run_write(*c_, ctx, [c = c_.get(), req, resp, ttl] {
+    result<lease_grant_response> r = errc::lease_exists;
+    if (req->id() != 0) {
+      r = c->store->grant(ttl, req->id());
+    } else {
+      // An id of ours may collide with one a client chose: take the next.
+      for (int attempt = 0; attempt < 16 && !r && r.error() == errc::lease_exists; ++attempt) {
+        r = c->store->grant(ttl, c->next_lease_id());
+      }
     }
-  }
-  if (!r) return finish(ctx, to_status(r.error()));
-  to_pb(r.value().header, resp->mutable_header());
-  resp->set_id(r.value().id);
-  resp->set_ttl(r.value().ttl);
-  return finish(ctx, grpc::Status::OK);
+    if (!r) return to_status(r.error());
+    to_pb(r.value().header, resp->mutable_header());
+    resp->set_id(r.value().id);
+    resp->set_ttl(r.value().ttl);
+    return grpc::Status::OK;
+  });
 }
 
 grpc::ServerUnaryReactor* lease_service::LeaseRevoke(grpc::CallbackServerContext* ctx,
                                                      const etcdserverpb::LeaseRevokeRequest* req,
                                                      etcdserverpb::LeaseRevokeResponse* resp) {
-  auto r = c_->store->revoke(req->id());
-  if (!r) return finish(ctx, to_status(r.error()));
-  to_pb(r.value().header, resp->mutable_header());
-  return finish(ctx, grpc::Status::OK);
+  return run_write(*c_, ctx, [c = c_.get(), req, resp] {
+    auto r = c->store->revoke(req->id());
+    if (!r) return to_status(r.error());
+    to_pb(r.value().header, resp->mutable_header());
+    return grpc::Status::OK;
+  });
 }
 
 grpc::ServerUnaryReactor* lease_service::LeaseTimeToLive(grpc::CallbackServerContext* ctx,

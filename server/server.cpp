@@ -7,9 +7,12 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <absl/synchronization/mutex.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +20,8 @@
 #include <limits>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
+#include <thread>
 
 namespace leasekv {
 namespace {
@@ -70,6 +75,9 @@ class grpc_server final : public server {
     // A deadline of now cancels the streams at once (watch and keep-alive streams never end on their own).
     if (server_) server_->Shutdown(std::chrono::system_clock::now());
     pool_.join();
+    // Shutdown() returned once every call had finished, so no write is queued or running any more.
+    write_guard_.reset();
+    for (auto& t : write_threads_) t.join();
     lock.lock();
     shut_down_ = true;
     cv_.notify_all();
@@ -93,6 +101,10 @@ class grpc_server final : public server {
   server_detail::rpc_counters counters_;  // outlives server_, whose interceptors count into it
   std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> handed_;  // with handed_connections
   boost::asio::thread_pool pool_;
+  // server_options::write_threads threads running write_context_ (none without).
+  boost::asio::io_context write_context_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> write_guard_;
+  std::vector<std::thread> write_threads_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> addresses_;
 
@@ -146,6 +158,16 @@ result<std::unique_ptr<server>> server::start(std::shared_ptr<store> s, server_o
   ctx->store = server_detail::gate_by_alarms(std::move(s), ctx->alarms, ctx->identity.member_id);
   ctx->options = o;
   ctx->watch_executor = srv->pool_.get_executor();
+  if (o.write_threads > 0) {
+    srv->write_guard_.emplace(srv->write_context_.get_executor());
+    for (std::size_t i = 0; i < o.write_threads; ++i) {
+      srv->write_threads_.emplace_back([&io = srv->write_context_] {
+        pthread_setname_np(pthread_self(), "leasekv-write");
+        io.run();
+      });
+    }
+    ctx->write_executor = srv->write_context_.get_executor();
+  }
   const auto unix_ms = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   ctx->lease_sequence = (unix_ms & ((std::uint64_t{1} << 40) - 1)) << 8;

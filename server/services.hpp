@@ -10,6 +10,7 @@
 #include "v3lock.grpc.pb.h"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/post.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -50,6 +51,9 @@ struct context {
     std::atomic<std::uint64_t> watch_pauses{0};
   };
   stream_counters counters;
+
+  // Where writes run (server_options::write_threads); empty: on gRPC's thread, at once.
+  boost::asio::any_io_executor write_executor;
 };
 
 class kv_service final : public etcdserverpb::KV::CallbackService {
@@ -247,5 +251,14 @@ class election_service final : public v3electionpb::Election::CallbackService {
 
 // Finishes a unary call at once with `s` (the reactor gRPC hands out for callback unary methods).
 grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* ctx, const grpc::Status& s);
+// Runs `write` (a store write, which may wait for a sync) where c.write_executor says, then finishes the
+// call with the status it returns; the call's request and response live until then.
+template <class Write>
+grpc::ServerUnaryReactor* run_write(const context& c, grpc::CallbackServerContext* ctx, Write write) {
+  if (!c.write_executor) return finish(ctx, write());
+  auto* r = ctx->DefaultReactor();  // may be finished from any thread
+  boost::asio::post(c.write_executor, [r, write = std::move(write)]() mutable { r->Finish(write()); });
+  return r;
+}
 
 }  // namespace leasekv::server_detail

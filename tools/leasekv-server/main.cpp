@@ -110,6 +110,8 @@ int main(int argc, char** argv) try {
   o.cluster_id = id.cluster_id;
   o.member_id = id.member_id;
   o.data_dir = f.data_dir;
+  // Writers waiting together share one fdatasync; each is still on disk before its call returns.
+  o.sync = leasekv::sync_policy::group_commit;
   o.max_request_bytes = f.max_request_bytes;
   o.max_txn_ops = f.max_txn_ops;
   // etcd: 0 means its 2 GiB default, negative no quota.
@@ -138,6 +140,9 @@ int main(int argc, char** argv) try {
       return fail("cannot record the raft term: " + saved.error().what());
     }
   }
+  // A durable write waits for its sync: run writes on threads of the server's own, enough of them that
+  // many wait at once and share a sync, rather than on gRPC's few callback threads.
+  if (!f.data_dir.empty()) so.write_threads = 32;
   auto started = leasekv::server::start(store, so);
   if (!started) return fail(started.error().what());
   auto srv = std::move(started).value();

@@ -18,6 +18,7 @@
 #include "leasekv/error.hpp"
 #include "leasekv/store.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -66,6 +67,14 @@ struct server_options {
   // answers HTTP/1 (/health, /metrics) and gRPC on one client port, so leasekv-server accepts there
   // itself, answers HTTP/1, and hands HTTP/2 connections to the server.
   bool handed_connections = false;
+
+  // Writes (Put, DeleteRange, Txn, Compact, LeaseGrant, LeaseRevoke) run on a pool of this many threads
+  // of the server's own ("leasekv-write"), each call answered from there once the store has returned,
+  // so a write waiting for its sync holds no gRPC thread (gRPC runs its callbacks on a few threads, about
+  // one per core). With sync_policy::group_commit, writes waiting together share one fdatasync: the pool
+  // bounds how many can. 0 (the default): writes run on gRPC's threads, best for a store whose writes
+  // never wait (in memory, or sync_policy::none). An answer is never sent before the store has returned.
+  std::size_t write_threads = 0;
 };
 
 class server {
