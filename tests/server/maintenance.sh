@@ -9,26 +9,12 @@
 set -euo pipefail
 server=$1
 dir=$(mktemp -d)
-pid=""
-cleanup() {
-  if [[ -n $pid ]]; then kill "$pid" 2>/dev/null || true; fi
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [[ -f $dir/server.err ]] && sed 's/^/server: /' "$dir/server.err" >&2; exit 1; }
+# shellcheck source=server_lib.sh
+source "$(dirname "$0")/server_lib.sh"
+trap 'cleanup_server; rm -rf "$dir"' EXIT
 command -v etcdctl >/dev/null || fail "etcdctl is missing (scripts/setup.sh installs etcd-client)"
 
-"$server" --listen-client-urls http://127.0.0.1:0 --advertise-client-urls http://127.0.0.1:2379 \
-  --quota-backend-bytes 65536 2>"$dir/server.err" &
-pid=$!
-addr=""
-for _ in $(seq 3000); do  # generous: under the sanitizers, beside other tests
-  addr=$(sed -n 's/.*serving insecure client requests on \([^,]*\),.*/\1/p' "$dir/server.err")
-  [[ -n $addr ]] && break
-  kill -0 "$pid" 2>/dev/null || fail "leasekv-server exited"
-  sleep 0.01
-done
-[[ $addr =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "no bound address printed"
+start_server "$server" --quota-backend-bytes 65536
 ctl() { ETCDCTL_API=3 etcdctl --endpoints="$addr" "$@"; }
 member=8e9e05c52164694d  # etcd's default member id (peer URL http://localhost:2380)
 alarm="memberID:10276657743932975437 alarm:NOSPACE "
@@ -123,8 +109,5 @@ ctl endpoint health >/dev/null 2>"$dir/err" || fail "endpoint health: $(cat "$di
 grep -q "^$addr is healthy: successfully committed proposal" "$dir/err" || fail "endpoint health: $(cat "$dir/err")"
 expect "$addr, 2293199920" endpoint hashkv
 
-kill -TERM "$pid"
-wait "$pid" && rc=0 || rc=$?
-pid=""
-[[ $rc -eq 0 ]] || fail "leasekv-server exited $rc on SIGTERM"
+stop_server
 echo "1 passed, 0 failed"

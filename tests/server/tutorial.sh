@@ -10,15 +10,15 @@ work=$2
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$work"
 dir=$(mktemp -d)
-pid=""
+# shellcheck source=server_lib.sh
+source "$here/server_lib.sh"
 watcher=""
 cleanup() {
   if [[ -n $watcher ]]; then kill "$watcher" 2>/dev/null || true; fi
-  if [[ -n $pid ]]; then kill "$pid" 2>/dev/null || true; fi
+  cleanup_server
   rm -rf "$dir"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [[ -f $dir/server.err ]] && sed 's/^/server: /' "$dir/server.err" >&2; exit 1; }
 command -v go >/dev/null || fail "go is missing (scripts/setup.sh installs golang-go)"
 command -v etcdctl >/dev/null || fail "etcdctl is missing (scripts/setup.sh installs etcd-client)"
 
@@ -26,17 +26,7 @@ command -v etcdctl >/dev/null || fail "etcdctl is missing (scripts/setup.sh inst
 (cd "$here/tutorial" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$work/gocache" \
   go build -o "$work/tutorial" main.go) || fail "building the tutorial's Go program"
 
-"$server" --listen-client-urls http://127.0.0.1:0 --advertise-client-urls http://127.0.0.1:2379 \
-  2>"$dir/server.err" &
-pid=$!
-addr=""
-for _ in $(seq 3000); do  # generous: under the sanitizers, beside other tests
-  addr=$(sed -n 's/.*serving insecure client requests on \([^,]*\),.*/\1/p' "$dir/server.err")
-  [[ -n $addr ]] && break
-  kill -0 "$pid" 2>/dev/null || fail "leasekv-server exited"
-  sleep 0.01
-done
-[[ $addr =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "no bound address printed"
+start_server "$server"
 grep -q 'embed: ready to serve client requests' "$dir/server.err" || fail "no ready line"
 ctl() { ETCDCTL_API=3 etcdctl --endpoints="$addr" "$@"; }
 
@@ -115,8 +105,5 @@ ctl put /tmp/pid 2187 --lease="$id" >/dev/null
 [[ -z $(ctl get /tmp/pid) ]] || fail "the lease's key outlived its revoke"
 
 # SIGTERM stops it cleanly.
-kill -TERM "$pid"
-wait "$pid" && rc=0 || rc=$?
-pid=""
-[[ $rc -eq 0 ]] || fail "leasekv-server exited $rc on SIGTERM"
+stop_server
 echo "1 passed, 0 failed"
