@@ -6,7 +6,12 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
+#include <cerrno>
+#include <csignal>
 #include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <deque>
 #include <iostream>
 #include <sstream>
@@ -20,10 +25,72 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Runs `cmd` once for an event, with etcdctl's ETCD_WATCH_* variables.
-void exec_for(const std::vector<std::string>& cmd, std::int64_t rev, const leasekv::watch_event& e) {
+// Where execvp would find `name`: itself if it names a path, else the first executable file of that name
+// on $PATH; empty if there is none (Go's exec.LookPath, which etcdctl's exec mode uses).
+std::string look_path(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "";
+  std::size_t start = 0;
+  while (start <= dirs.size()) {
+    const std::size_t end = std::min(dirs.find(':', start), dirs.size());
+    const std::string dir = end > start ? dirs.substr(start, end - start) : ".";
+    std::string candidate = dir + "/" + name;
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+    start = end + 1;
+  }
+  return {};
+}
+
+// A system error as Go prints it (strerror, first letter lower-cased).
+std::string go_errno_text(int err) {
+  std::string text = std::strerror(err);
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
+}
+
+// A signal's name as Go's os/exec prints it ("signal: killed").
+std::string go_signal_name(int sig) {
+  switch (sig) {
+    case SIGHUP: return "hangup";
+    case SIGINT: return "interrupt";
+    case SIGQUIT: return "quit";
+    case SIGILL: return "illegal instruction";
+    case SIGABRT: return "aborted";
+    case SIGBUS: return "bus error";
+    case SIGFPE: return "floating point exception";
+    case SIGKILL: return "killed";
+    case SIGUSR1: return "user defined signal 1";
+    case SIGSEGV: return "segmentation fault";
+    case SIGUSR2: return "user defined signal 2";
+    case SIGPIPE: return "broken pipe";
+    case SIGALRM: return "alarm clock";
+    case SIGTERM: return "terminated";
+    default: return "signal " + std::to_string(sig);
+  }
+}
+
+// Runs `cmd` once for an event with etcdctl's ETCD_WATCH_* variables, its output going to ours. Returns
+// what etcdctl prints when the command fails ("command [...] error (exit status 3)"), empty if it
+// succeeded.
+std::string exec_for(const std::vector<std::string>& cmd, std::int64_t rev, const leasekv::watch_event& e) {
+  std::string quoted = "[";
+  for (std::size_t i = 0; i < cmd.size(); ++i) quoted += (i > 0 ? " " : "") + go_quote(cmd[i]);
+  quoted += "]";
+  auto failure = [&](const std::string& why) { return "command " + quoted + " error (" + why + ")"; };
+  const std::string path = look_path(cmd[0]);
+  if (path.empty()) return failure("exec: " + go_quote(cmd[0]) + ": executable file not found in $PATH");
+
+  // The child reports a failed exec through a close-on-exec pipe: the write end closes unread on success.
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return failure("pipe: " + go_errno_text(errno));
+  std::fflush(stdout);
   const pid_t pid = ::fork();
   if (pid == 0) {
+    ::close(report[0]);
     ::setenv("ETCD_WATCH_REVISION", std::to_string(rev).c_str(), 1);
     ::setenv("ETCD_WATCH_EVENT_TYPE", e.type == leasekv::watch_event::kind::put ? "\"PUT\"" : "\"DELETE\"", 1);
     ::setenv("ETCD_WATCH_KEY", go_quote(e.kv.key).c_str(), 1);
@@ -31,11 +98,30 @@ void exec_for(const std::vector<std::string>& cmd, std::int64_t rev, const lease
     std::vector<char*> argv;
     for (const auto& a : cmd) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    ::execvp(argv[0], argv.data());
+    ::execv(path.c_str(), argv.data());
+    const int err = errno;
+    [[maybe_unused]] const auto n = ::write(report[1], &err, sizeof err);
     std::_Exit(127);
   }
+  ::close(report[1]);
+  if (pid < 0) {
+    const int err = errno;
+    ::close(report[0]);
+    return failure("fork/exec " + path + ": " + go_errno_text(err));
+  }
+  int exec_errno = 0;
+  ssize_t got = 0;
+  do {
+    got = ::read(report[0], &exec_errno, sizeof exec_errno);
+  } while (got < 0 && errno == EINTR);
+  ::close(report[0]);
   int status = 0;
-  if (pid > 0) ::waitpid(pid, &status, 0);
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (got == static_cast<ssize_t>(sizeof exec_errno)) return failure("fork/exec " + path + ": " + go_errno_text(exec_errno));
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) return failure("exit status " + std::to_string(WEXITSTATUS(status)));
+  if (WIFSIGNALED(status)) return failure(std::string("signal: ") + go_signal_name(WTERMSIG(status)));
+  return {};
 }
 
 // True if some lease of the replica is past its deadline: a writer should revoke it.
@@ -160,10 +246,15 @@ int cmd_watch(context& c) {
         if (c.out == format::json) p->watch(r);
         continue;
       }
+      // Exec mode prints the response as without a command, then runs the command once per event.
+      p->watch(r);
       if (!exec.empty()) {
-        for (const auto& e : r.events) exec_for(exec, r.header.revision, e);
-      } else {
-        p->watch(r);
+        for (const auto& e : r.events) {
+          if (const auto failed = exec_for(exec, r.header.revision, e); !failed.empty()) {
+            std::fprintf(stderr, "%s\n", failed.c_str());
+            return exit_error;
+          }
+        }
       }
     }
     if (input) {
