@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the libFuzzer targets of build/fuzz (scripts/test.sh's fuzz stage) for LEASEKV_FUZZ_SECONDS
+# Runs the libFuzzer targets of a build configured with -DLEASEKV_BUILD_FUZZERS=ON (clang, ASan+UBSan;
+# LEASEKV_FUZZ_BUILD, default build/asan: scripts/test.sh's second stage) for LEASEKV_FUZZ_SECONDS
 # (default 60) each, starting from their seed corpus and regressions. Fails if any target fails.
 #   scripts/fuzz.sh [TARGET...]        (default: wal snapshot store cli server; the binaries must be built)
-# A crash, timeout, leak or OOM keeps the fuzzer's log and its input under build/fuzz/artifacts/<target>/
+# A crash, timeout, leak or OOM keeps the fuzzer's log and its input under <build>/artifacts/<target>/
 # and prints both (the input as a hex dump); copy the input to tests/fuzz/regressions/<target>/ (see the
 # README there) and fix the bug. Targets run LEASEKV_FUZZ_JOBS (default: the number of cores) at a time,
 # each on one core; their reports are printed in the order given.
@@ -12,12 +13,13 @@ fuzz_seconds=${LEASEKV_FUZZ_SECONDS:-60}
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(wal snapshot store cli server)
 jobs=${LEASEKV_FUZZ_JOBS:-$(nproc)}
+build=${LEASEKV_FUZZ_BUILD:-build/asan}
 
 # Runs one target; prints its report; returns non-zero if it failed.
 fuzz_one() {
   local target=$1 work artifacts status found input
   work=$(mktemp -d)
-  artifacts=build/fuzz/artifacts/$target
+  artifacts=$build/artifacts/$target
   rm -rf "$artifacts"
   mkdir -p "$artifacts"
   regressions=()
@@ -25,7 +27,7 @@ fuzz_one() {
   # The fuzzer's status is taken from the fuzzer itself, not from a pipe (a `| grep ... || true`
   # hides it from PIPESTATUS under pipefail).
   status=0
-  build/fuzz/tests/fuzz/fuzz_$target -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+  "$build/tests/fuzz/fuzz_$target" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "$work" "tests/fuzz/corpus/$target" "${regressions[@]}" \
     >"$artifacts/log" 2>&1 || status=$?
   grep -E '^(Done|stat::number_of_executed_units)|ERROR|SUMMARY' "$artifacts/log" || true
@@ -38,8 +40,8 @@ fuzz_one() {
                  "$artifacts"/slow-unit-*; do
       [ -e "$input" ] || continue
       found=1
-      printf '\n---- input kept: %s (%d bytes); replay: build/fuzz/tests/fuzz/fuzz_%s %s ----\n' \
-        "$input" "$(stat -c %s "$input")" "$target" "$input"
+      printf '\n---- input kept: %s (%d bytes); replay: %s/tests/fuzz/fuzz_%s %s ----\n' \
+        "$input" "$(stat -c %s "$input")" "$build" "$target" "$input"
       od -A d -t x1z -v "$input" | head -n 64
     done
     [ "$found" -eq 1 ] || echo "(the fuzzer left no input file; see its log)"
