@@ -41,7 +41,7 @@ printf '(nothing: /tmp/pid is gone)\n'
 run get /tmp/pid -w json
 
 printf '\n==== the same tutorial over the wire: Go clientv3 and etcdctl 3.4 against leasekv-server ====\n'
-(cd tests/server/tutorial && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$scratch/gocache" \
+(cd tests/server/tutorial && GO111MODULE=off GOPATH=/usr/share/gocode \
   go build -o "$scratch/tutorial" main.go)
 printf '\n$ leasekv-server --manual-clock --listen-client-urls http://127.0.0.1:0 --advertise-client-urls http://127.0.0.1:2379\n'
 build/release/tools/leasekv-server/leasekv-server --manual-clock --listen-client-urls http://127.0.0.1:0 \

@@ -23,7 +23,7 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [[ -f $dir/server.err ]] && tail -n 20 "$dir/server.err" | sed 's/^/server: /' >&2; exit 1; }
 command -v go >/dev/null || fail "go is missing (scripts/setup.sh installs golang-go)"
 
-(cd "$here/sigkill" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$work/gocache" \
+(cd "$here/sigkill" && GO111MODULE=off GOPATH=/usr/share/gocode \
   go build -o "$work/sigkill" main.go) || fail "building the Go client"
 
 addr=""

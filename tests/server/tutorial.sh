@@ -22,8 +22,8 @@ trap cleanup EXIT
 command -v go >/dev/null || fail "go is missing (scripts/setup.sh installs golang-go)"
 command -v etcdctl >/dev/null || fail "etcdctl is missing (scripts/setup.sh installs etcd-client)"
 
-# The Go program; its build is cached in WORK_DIR.
-(cd "$here/tutorial" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$work/gocache" \
+# The Go program (compiled packages are kept in Go's own cache, shared by every build directory).
+(cd "$here/tutorial" && GO111MODULE=off GOPATH=/usr/share/gocode \
   go build -o "$work/tutorial" main.go) || fail "building the tutorial's Go program"
 
 start_server "$server"
