@@ -1,7 +1,5 @@
 #include "metrics.hpp"
 
-#include <google/protobuf/descriptor.h>
-
 #include <fmt/core.h>
 
 namespace leasekv::server_detail {
@@ -10,12 +8,65 @@ namespace {
 using rpc_type = grpc::experimental::ServerRpcInfo::Type;
 using hook = grpc::experimental::InterceptionHookPoints;
 
-// Every service a leasekv server may register; those whose generated code is linked in are counted
-// from the start.
-constexpr std::string_view service_names[] = {
-    "etcdserverpb.KV",      "etcdserverpb.Watch", "etcdserverpb.Lease",    "etcdserverpb.Cluster",
-    "etcdserverpb.Maintenance", "etcdserverpb.Auth", "v3lockpb.Lock", "v3electionpb.Election",
-    "grpc.health.v1.Health"};
+// Every method of every service a leasekv server registers (server.cpp), with its call type, as the
+// .proto files in proto/ declare them: counted from the start, so /metrics lists each with 0 as etcd does.
+// A table rather than the protobuf descriptors, whose first use builds the descriptor pool: more than half
+// of leasekv-server's start-up CPU and ~1 MB of code and heap (docs/performance.md, issue 20).
+// tests/server/server_test.cpp checks it against the descriptors.
+struct known_method {
+  std::string_view path;  // "/etcdserverpb.KV/Range"
+  rpc_type type;
+};
+constexpr known_method known_methods[] = {
+    {"/etcdserverpb.KV/Range", rpc_type::UNARY},
+    {"/etcdserverpb.KV/Put", rpc_type::UNARY},
+    {"/etcdserverpb.KV/DeleteRange", rpc_type::UNARY},
+    {"/etcdserverpb.KV/Txn", rpc_type::UNARY},
+    {"/etcdserverpb.KV/Compact", rpc_type::UNARY},
+    {"/etcdserverpb.Watch/Watch", rpc_type::BIDI_STREAMING},
+    {"/etcdserverpb.Lease/LeaseGrant", rpc_type::UNARY},
+    {"/etcdserverpb.Lease/LeaseRevoke", rpc_type::UNARY},
+    {"/etcdserverpb.Lease/LeaseKeepAlive", rpc_type::BIDI_STREAMING},
+    {"/etcdserverpb.Lease/LeaseTimeToLive", rpc_type::UNARY},
+    {"/etcdserverpb.Lease/LeaseLeases", rpc_type::UNARY},
+    {"/etcdserverpb.Cluster/MemberAdd", rpc_type::UNARY},
+    {"/etcdserverpb.Cluster/MemberRemove", rpc_type::UNARY},
+    {"/etcdserverpb.Cluster/MemberUpdate", rpc_type::UNARY},
+    {"/etcdserverpb.Cluster/MemberList", rpc_type::UNARY},
+    {"/etcdserverpb.Cluster/MemberPromote", rpc_type::UNARY},
+    {"/etcdserverpb.Maintenance/Alarm", rpc_type::UNARY},
+    {"/etcdserverpb.Maintenance/Status", rpc_type::UNARY},
+    {"/etcdserverpb.Maintenance/Defragment", rpc_type::UNARY},
+    {"/etcdserverpb.Maintenance/Hash", rpc_type::UNARY},
+    {"/etcdserverpb.Maintenance/HashKV", rpc_type::UNARY},
+    {"/etcdserverpb.Maintenance/Snapshot", rpc_type::SERVER_STREAMING},
+    {"/etcdserverpb.Maintenance/MoveLeader", rpc_type::UNARY},
+    {"/etcdserverpb.Auth/AuthEnable", rpc_type::UNARY},
+    {"/etcdserverpb.Auth/AuthDisable", rpc_type::UNARY},
+    {"/etcdserverpb.Auth/Authenticate", rpc_type::UNARY},
+    {"/etcdserverpb.Auth/UserAdd", rpc_type::UNARY},
+    {"/etcdserverpb.Auth/UserGet", rpc_type::UNARY},
+    {"/etcdserverpb.Auth/UserList", rpc_type::UNARY},
+    {"/etcdserverpb.Auth/UserDelete", rpc_type::UNARY},
+    {"/etcdserverpb.Auth/UserChangePassword", rpc_type::UNARY},
+    {"/etcdserverpb.Auth/UserGrantRole", rpc_type::UNARY},
+    {"/etcdserverpb.Auth/UserRevokeRole", rpc_type::UNARY},
+    {"/etcdserverpb.Auth/RoleAdd", rpc_type::UNARY},
+    {"/etcdserverpb.Auth/RoleGet", rpc_type::UNARY},
+    {"/etcdserverpb.Auth/RoleList", rpc_type::UNARY},
+    {"/etcdserverpb.Auth/RoleDelete", rpc_type::UNARY},
+    {"/etcdserverpb.Auth/RoleGrantPermission", rpc_type::UNARY},
+    {"/etcdserverpb.Auth/RoleRevokePermission", rpc_type::UNARY},
+    {"/v3lockpb.Lock/Lock", rpc_type::UNARY},
+    {"/v3lockpb.Lock/Unlock", rpc_type::UNARY},
+    {"/v3electionpb.Election/Campaign", rpc_type::UNARY},
+    {"/v3electionpb.Election/Proclaim", rpc_type::UNARY},
+    {"/v3electionpb.Election/Leader", rpc_type::UNARY},
+    {"/v3electionpb.Election/Observe", rpc_type::SERVER_STREAMING},
+    {"/v3electionpb.Election/Resign", rpc_type::UNARY},
+    {"/grpc.health.v1.Health/Check", rpc_type::UNARY},
+    {"/grpc.health.v1.Health/Watch", rpc_type::SERVER_STREAMING},
+};
 
 // go-grpc-prometheus' names for the call types and grpc-go's for the status codes: the label values
 // dashboards written for etcd filter on.
@@ -91,19 +142,9 @@ void family(std::string& out, const char* name, const char* type, const char* he
 }  // namespace
 
 rpc_counters::rpc_counters() {
-  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
-  for (auto name : service_names) {
-    const auto* service = pool->FindServiceByName(std::string(name));
-    if (service == nullptr) continue;
-    for (int i = 0; i < service->method_count(); ++i) {
-      const auto* m = service->method(i);
-      const rpc_type t = m->client_streaming() ? (m->server_streaming() ? rpc_type::BIDI_STREAMING : rpc_type::CLIENT_STREAMING)
-                                               : (m->server_streaming() ? rpc_type::SERVER_STREAMING : rpc_type::UNARY);
-      std::string path = "/" + std::string(name) + "/" + m->name();
-      auto counts = make_counts(path, type_label(t));
-      auto [it, inserted] = known_.emplace(std::move(path), std::move(counts));
-      if (inserted) by_path_.emplace(it->first, it->second.get());
-    }
+  for (const auto& k : known_methods) {
+    auto [it, inserted] = known_.emplace(std::string(k.path), make_counts(k.path, type_label(k.type)));
+    if (inserted) by_path_.emplace(it->first, it->second.get());
   }
 }
 

@@ -20,9 +20,9 @@ namespace leasekv::server_detail {
 
 // Call counts per method: started, handled per status code, messages received and sent.
 //
-// The methods of etcd's services (and of the lock, election and health services when they are linked
-// in) are known from their protobuf descriptors at construction and counted without a lock; a method
-// found nowhere (a path no service has) is counted under a mutex.
+// The methods of the services a leasekv server registers (etcd's, lock, election, health) are known
+// from a table at construction and counted without a lock; a method found nowhere (a path no service
+// has) is counted under a mutex.
 //
 // Thread safety: interceptor_factory()'s interceptors count from gRPC's threads while write() reads;
 // counters are relaxed atomics, so a scrape may see one call started but not yet handled.

@@ -6,10 +6,13 @@
 #include "rpc.grpc.pb.h"
 
 #include <catch2/catch.hpp>
+#include <fmt/core.h>
+#include <google/protobuf/descriptor.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
 #include <chrono>
+#include <string>
 
 namespace {
 
@@ -41,6 +44,36 @@ TEST_CASE("server: the default identity is etcd's (member 8e9e05c52164694d, clus
   id = leasekv::derive_identity({"http://127.0.0.1:23801"}, "etcd-cluster");
   CHECK(id.member_id == 13668033151171901709ull);
   CHECK(id.cluster_id == 15118495548433857066ull);
+}
+
+TEST_CASE("server: /metrics counts every method of every registered service, with the .proto's call type", "[server]") {
+  // The server knows its methods from a table (server/metrics.cpp); the descriptors are the truth.
+  fixture f;
+  const std::string text = f.server->metrics();
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  std::size_t methods = 0;
+  for (const char* name : {"etcdserverpb.KV", "etcdserverpb.Watch", "etcdserverpb.Lease", "etcdserverpb.Cluster",
+                           "etcdserverpb.Maintenance", "etcdserverpb.Auth", "v3lockpb.Lock", "v3electionpb.Election",
+                           "grpc.health.v1.Health"}) {
+    const auto* service = pool->FindServiceByName(name);
+    REQUIRE(service != nullptr);
+    for (int i = 0; i < service->method_count(); ++i) {
+      const auto* m = service->method(i);
+      const char* type = m->client_streaming() ? (m->server_streaming() ? "bidi_stream" : "client_stream")
+                                               : (m->server_streaming() ? "server_stream" : "unary");
+      const auto line = fmt::format("grpc_server_started_total{{grpc_method=\"{}\",grpc_service=\"{}\",grpc_type=\"{}\"}} 0\n",
+                                    m->name(), name, type);
+      INFO(line);
+      CHECK(text.find(line) != std::string::npos);
+      ++methods;
+    }
+  }
+  std::size_t listed = 0;
+  for (auto at = text.find("\ngrpc_server_started_total{"); at != std::string::npos;
+       at = text.find("\ngrpc_server_started_total{", at + 1)) {
+    ++listed;
+  }
+  CHECK(listed == methods);
 }
 
 TEST_CASE("server: errors go out with etcd's codes and exact texts", "[server]") {
