@@ -72,17 +72,25 @@ std::shared_ptr<watch_group> watch_groups::join(const std::shared_ptr<stream_sta
   // Only from a cursor above the store's revision: a watcher still to replay history keeps its own watch.
   if (opts.start_revision <= c_->store->revision()) return nullptr;
   // A new group from this cursor, replacing an ended one or one past it (whose members stay with it).
+  // The member first: the store watch may hand out its first revision before store::watch returns.
   auto g = std::make_shared<watch_group>(opts.start_revision);
+  g->join(st, id, generation, opts.start_revision);
   std::weak_ptr<watch_group> weak = g;
   auto w = c_->store->watch(range, opts, c_->watch_executor, [weak](const watch_response& r) {
     if (auto grp = weak.lock()) grp->on_store_response(r);
   });
   if (!w) return nullptr;
+  store_watch ended_already;
   {
     std::lock_guard glock(g->mu_);
-    g->w_ = store_watch(std::move(w).value(), &c_->counters.store_watches);
+    (g->ended_ ? ended_already : g->w_) = store_watch(std::move(w).value(), &c_->counters.store_watches);
   }
-  g->join(st, id, generation, opts.start_revision);
+  if (ended_already) {
+    // Its handler already ended the group (and waits for st's mutex, held here, to move the member on):
+    // cancelled on the watch executor, outside every mutex.
+    auto late = std::make_shared<store_watch>(std::move(ended_already));
+    boost::asio::post(c_->watch_executor, [late] { late->reset(); });
+  }
   if (groups_.size() >= sweep_at_) {
     std::erase_if(groups_, [](const auto& e) { return e.second.expired(); });
     sweep_at_ = 2 * groups_.size() + 64;

@@ -8,8 +8,9 @@
 // until their write completes, and a write completes only as the client's flow control lets it, so a
 // client that stops reading fills the queue. Once it holds more than pause_bytes the stream pauses, as
 // etcd moves a watcher whose channel is full to its unsynced set:
-//   - each watcher's store watch is cancelled; the stream remembers, per watcher, the first revision it
-//     has not queued (after its last event, or after a progress notification's revision);
+//   - each watcher's store watch is cancelled, or it leaves its shared watch; the stream remembers, per
+//     watcher, the first revision it has not queued (after its last event, or after a progress
+//     notification's revision);
 //   - no further request is read (creates and progress requests would queue replies);
 // and the store's writers and every other stream go on undisturbed. Once the client has drained the
 // queue to resume_bytes, each watcher is started again in the store from its remembered revision, so it
@@ -20,7 +21,8 @@
 // client sleeps.
 //
 // Watchers of one range and options may share one store watch (watch_group.hpp): each event is then made,
-// queued and encoded once for all of them, and its bytes appended to each one's response. Responses go
+// queued and encoded once for all of them, and its bytes appended to each one's response; the create's
+// reply still comes first, as a shared watch appends under the stream's mutex too. Responses go
 // out as bytes (watch_wire.hpp) through the method's raw form; requests are parsed here.
 //
 // Fragmenting (a create with fragment set): a response with at least two events whose encoding reaches

@@ -272,8 +272,10 @@ void stream_state::on_group_events(const watch_group* g, const std::vector<std::
       if (from == ev.revisions.end()) continue;
       queue_events_locked(id, e, h, std::string_view(ev.bytes).substr(from->second));
       e.opts.start_revision = ev.revisions.back().first + 1;
+      // A pause takes every member of this stream out of the group: the rest are skipped above and
+      // replay this response from history on resume, so the bound holds as for one store response.
+      check_bound_locked(to_cancel);
     }
-    check_bound_locked(to_cancel);
   }
   to_cancel.clear();
 }
