@@ -59,8 +59,8 @@ class grpc_server final : public server {
 
   stats statistics() const override {
     const auto& n = ctx_->counters;
-    return {n.watch_streams, n.watchers, n.paused_watchers, n.keep_alive_streams, n.queued_watch_bytes,
-            n.max_queued_watch_bytes, n.watch_pauses};
+    return {n.watch_streams,      n.watchers,           n.paused_watchers,        n.store_watches,
+            n.keep_alive_streams, n.queued_watch_bytes, n.max_queued_watch_bytes, n.watch_pauses};
   }
 
   void shutdown() override {

@@ -22,6 +22,7 @@
 namespace leasekv::server_detail {
 
 class alarm_table;
+class watch_groups;
 
 // What every service shares. Constant after construction but for the lease id sequence.
 struct context {
@@ -44,6 +45,7 @@ struct context {
   struct stream_counters {
     std::atomic<std::size_t> watch_streams{0};
     std::atomic<std::size_t> watchers{0};
+    std::atomic<std::size_t> store_watches{0};  // the store watches feeding them (watch_group.hpp)
     std::atomic<std::size_t> paused_watchers{0};
     std::atomic<std::size_t> keep_alive_streams{0};
     std::atomic<std::uint64_t> queued_watch_bytes{0};
@@ -207,14 +209,16 @@ class health_service final : public grpc::health::v1::Health::CallbackService {
   const std::vector<std::string> services_;
 };
 
-class watch_service final : public etcdserverpb::Watch::CallbackService {
+// Watch in its raw form: responses go out as bytes encoded once per event (watch_wire.hpp).
+class watch_service final : public etcdserverpb::Watch::WithRawCallbackMethod_Watch<etcdserverpb::Watch::Service> {
  public:
-  explicit watch_service(std::shared_ptr<context> c) : c_(std::move(c)) {}
-  grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>* Watch(
-      grpc::CallbackServerContext*) override;
+  explicit watch_service(std::shared_ptr<context> c);
+  ~watch_service() override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Watch(grpc::CallbackServerContext*) override;
 
  private:
   std::shared_ptr<context> c_;
+  std::shared_ptr<watch_groups> groups_;  // watchers sharing store watches (watch_group.hpp)
 };
 
 // Lock and Election: clientv3/concurrency's recipes run over the store (recipes.hpp). Lock and Campaign

@@ -7,6 +7,7 @@
 #include <leasekv/store.hpp>
 
 #include "rpc.grpc.pb.h"
+#include "support/forwarding_store.hpp"
 
 #include <catch2/catch.hpp>
 #include <grpcpp/create_channel.h>
@@ -17,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,12 +67,14 @@ struct fixture {
   void check_clean() const {
     CHECK(eventually([&] {
       const auto s = server->statistics();
-      return s.watch_streams == 0 && s.watchers == 0 && s.keep_alive_streams == 0 && s.queued_watch_bytes == 0;
+      return s.watch_streams == 0 && s.watchers == 0 && s.store_watches == 0 && s.keep_alive_streams == 0 &&
+             s.queued_watch_bytes == 0;
     }));
     const auto s = server->statistics();
     CHECK(s.watch_streams == 0);
     CHECK(s.watchers == 0);
     CHECK(s.paused_watchers == 0);
+    CHECK(s.store_watches == 0);
     CHECK(s.keep_alive_streams == 0);
     CHECK(s.queued_watch_bytes == 0);
     auto kv = etcdserverpb::KV::NewStub(channel());
@@ -143,6 +147,11 @@ TEST_CASE("server stress: a watch client that never reads pauses its stream whil
   REQUIRE(fast->Write(create_request("k/")));
   std::atomic<std::int64_t> fast_last{0};
   std::atomic<bool> fast_in_order{true};
+  // Both watch "k/" from now on: they share one store watch until the slow one's stream pauses.
+  etcdserverpb::WatchResponse fast_created;
+  REQUIRE(fast->Read(&fast_created));
+  REQUIRE(fast_created.created());
+  CHECK(f.server->statistics().store_watches == 1);
   std::thread fast_reader([&] {
     etcdserverpb::WatchResponse r;
     std::int64_t expect = first;
@@ -214,6 +223,14 @@ TEST_CASE("server stress: a watch client that never reads pauses its stream whil
   REQUIRE(slow->Read(&r));
   REQUIRE(r.events_size() == 1);
   CHECK(r.events(0).kv().mod_revision() == rev);
+  // Live again, it rejoined the fast one's shared watch; both get the next put once.
+  CHECK(eventually([&] { return f.server->statistics().store_watches == 1; }));
+  const auto rev2 = put(*kv, "k/live2", "y");
+  REQUIRE(slow->Read(&r));
+  REQUIRE(r.events_size() == 1);
+  CHECK(r.events(0).kv().mod_revision() == rev2);
+  CHECK(eventually([&] { return fast_last.load() == rev2; }));
+  CHECK(fast_in_order);
 
   slow_ctx.TryCancel();
   fast_ctx.TryCancel();
@@ -309,6 +326,234 @@ TEST_CASE("server stress: a watcher created with fragment gets a large response 
     stream->Finish();
   }
   f.check_clean();
+}
+
+TEST_CASE("server stress: watchers of one range and options share one store watch, each from its own start", "[server][stress]") {
+  fixture f;
+  auto kv = etcdserverpb::KV::NewStub(f.channel());
+  struct stream {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<etcdserverpb::Watch::Stub> stub;
+    grpc::ClientContext ctx;
+    std::unique_ptr<watch_rw> rw;
+  };
+  auto open = [&](stream& s) {
+    s.channel = f.channel();
+    s.stub = etcdserverpb::Watch::NewStub(s.channel);
+    s.rw = s.stub->Watch(&s.ctx);
+  };
+  // Creates `n` watchers of "s/" on `s`; returns their ids and the revision they start after.
+  auto create = [](stream& s, std::size_t n, bool prev_kv = false) {
+    std::vector<std::int64_t> ids;
+    std::int64_t after = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      auto req = create_request("s/");
+      req.mutable_create_request()->set_prev_kv(prev_kv);
+      REQUIRE(s.rw->Write(req));
+      etcdserverpb::WatchResponse r;
+      REQUIRE(s.rw->Read(&r));
+      REQUIRE(r.created());
+      ids.push_back(r.watch_id());
+      after = r.header().revision();
+    }
+    return std::make_pair(ids, after);
+  };
+  // Reads `s` until each of `ids` has events up to revision `last`; returns each one's revisions, and
+  // each one's previous values (empty when the event has none).
+  struct got {
+    std::vector<std::int64_t> revisions;
+    std::vector<std::string> prev;
+  };
+  auto read_until = [](stream& s, const std::vector<std::int64_t>& ids, std::int64_t last) {
+    std::map<std::int64_t, got> out;
+    auto done = [&] {
+      return std::all_of(ids.begin(), ids.end(), [&](std::int64_t id) {
+        return !out[id].revisions.empty() && out[id].revisions.back() == last;
+      });
+    };
+    etcdserverpb::WatchResponse r;
+    while (!done() && s.rw->Read(&r)) {
+      REQUIRE_FALSE(r.canceled());
+      for (const auto& e : r.events()) {
+        out[r.watch_id()].revisions.push_back(e.kv().mod_revision());
+        out[r.watch_id()].prev.push_back(e.has_prev_kv() ? e.prev_kv().value() : "");
+      }
+    }
+    return out;
+  };
+  auto revisions = [](std::int64_t from, std::int64_t to) {
+    std::vector<std::int64_t> v;
+    for (std::int64_t i = from; i <= to; ++i) v.push_back(i);
+    return v;
+  };
+
+  stream a;
+  open(a);
+  const auto [a_ids, a_after] = create(a, 10);
+  CHECK(f.server->statistics().store_watches == 1);
+  std::int64_t mid = 0;
+  for (int i = 0; i < 50; ++i) mid = put(*kv, "s/" + std::to_string(i % 7), "v" + std::to_string(i));
+
+  // Late joiners on another stream start after `mid`; a watcher with prev_kv is another group.
+  stream b;
+  open(b);
+  const auto [b_ids, b_after] = create(b, 10);
+  CHECK(b_after >= mid);
+  const auto [p_ids, p_after] = create(b, 1, true);
+  CHECK(f.server->statistics().store_watches == 2);
+  CHECK(f.server->statistics().watchers == 21);
+  std::int64_t last = 0;
+  for (int i = 50; i < 100; ++i) last = put(*kv, "s/" + std::to_string(i % 7), "v" + std::to_string(i));
+
+  const auto got_a = read_until(a, a_ids, last);
+  for (std::int64_t id : a_ids) CHECK(got_a.at(id).revisions == revisions(a_after + 1, last));
+  std::vector<std::int64_t> b_and_p = b_ids;
+  b_and_p.push_back(p_ids.at(0));
+  const auto got_b = read_until(b, b_and_p, last);
+  for (std::int64_t id : b_ids) {
+    CHECK(got_b.at(id).revisions == revisions(b_after + 1, last));
+    for (const auto& p : got_b.at(id).prev) CHECK(p.empty());
+  }
+  // With prev_kv: each put of "s/<i % 7>" overwrote the value put 7 revisions earlier.
+  const auto& p = got_b.at(p_ids.at(0));
+  REQUIRE(p.revisions == revisions(p_after + 1, last));
+  for (std::size_t i = 0; i < p.prev.size(); ++i) {
+    CHECK(p.prev[i] == "v" + std::to_string(p.revisions[i] - (last - 99) - 7));
+  }
+
+  // A cancelled member gets its cancel and nothing after it; the others go on.
+  etcdserverpb::WatchRequest cancel;
+  cancel.mutable_cancel_request()->set_watch_id(a_ids.at(0));
+  REQUIRE(a.rw->Write(cancel));
+  etcdserverpb::WatchResponse r;
+  REQUIRE(a.rw->Read(&r));
+  CHECK(r.canceled());
+  CHECK(r.watch_id() == a_ids.at(0));
+  const auto after_cancel = put(*kv, "s/x", "x");
+  std::vector<std::int64_t> rest(a_ids.begin() + 1, a_ids.end());
+  const auto got_rest = read_until(a, rest, after_cancel);
+  CHECK(got_rest.count(a_ids.at(0)) == 0);
+  for (std::int64_t id : rest) CHECK(got_rest.at(id).revisions == std::vector<std::int64_t>{after_cancel});
+  CHECK(f.server->statistics().store_watches == 2);
+
+  for (stream* s : {&a, &b}) {
+    s->ctx.TryCancel();
+    s->rw->Finish();
+  }
+  f.check_clean();
+}
+
+namespace {
+
+// A store whose first watch the test can end, as the store ends a watch that compaction overtook: the
+// handler gets a compaction cancel, and nothing from the store after it.
+class first_watch_tap final : public leasekv::testing::forwarding_store {
+ public:
+  using forwarding_store::forwarding_store;
+  using store::watch;
+
+  leasekv::result<std::unique_ptr<leasekv::watcher>> watch(leasekv::key_range r, leasekv::watch_options o,
+                                                           boost::asio::any_io_executor ex,
+                                                           leasekv::watch_handler handler) override {
+    std::lock_guard lock(mu_);
+    if (first_) return forwarding_store::watch(std::move(r), o, std::move(ex), std::move(handler));
+    first_ = std::make_shared<tap>();
+    first_->handler = std::move(handler);
+    return forwarding_store::watch(std::move(r), o, std::move(ex), [t = first_](const leasekv::watch_response& resp) {
+      {
+        std::lock_guard tap_lock(t->mu);
+        if (t->cut) return;
+      }
+      t->handler(resp);
+    });
+  }
+
+  // Ends the first watch with a compaction cancel at `compacted`. REQUIRES: no response of it in flight.
+  void end_first(std::int64_t compacted) {
+    std::shared_ptr<tap> t;
+    {
+      std::lock_guard lock(mu_);
+      t = first_;
+    }
+    REQUIRE(t);
+    {
+      std::lock_guard tap_lock(t->mu);
+      t->cut = true;
+    }
+    leasekv::watch_response r;
+    r.canceled = true;
+    r.compact_revision = compacted;
+    r.cancel_reason = leasekv::errc::compacted;
+    t->handler(r);
+  }
+
+ private:
+  struct tap {
+    std::mutex mu;
+    bool cut = false;
+    leasekv::watch_handler handler;
+  };
+  std::mutex mu_;
+  std::shared_ptr<tap> first_;
+};
+
+}  // namespace
+
+TEST_CASE("server stress: when a shared store watch ends, its watchers go on from where each one was", "[server][stress]") {
+  auto clock = std::make_shared<leasekv::manual_clock>();
+  leasekv::options o{.clock = clock};
+  o.tuning.prefault_memory = false;
+  auto tapped = std::make_shared<first_watch_tap>(leasekv::store::open(o).value());
+  auto server = leasekv::server::start(tapped, {.listen = {"127.0.0.1:0"}}).value();
+  auto channel = grpc::CreateChannel(server->addresses().at(0), grpc::InsecureChannelCredentials());
+  auto kv = etcdserverpb::KV::NewStub(channel);
+  auto watch = etcdserverpb::Watch::NewStub(channel);
+  grpc::ClientContext ctx;
+  auto rw = watch->Watch(&ctx);
+  constexpr int watchers = 4;
+  std::int64_t after = 0;
+  for (int i = 0; i < watchers; ++i) {
+    REQUIRE(rw->Write(create_request("g/")));
+    etcdserverpb::WatchResponse r;
+    REQUIRE(rw->Read(&r));
+    REQUIRE(r.created());
+    after = r.header().revision();
+  }
+  REQUIRE(server->statistics().store_watches == 1);
+  // Reads until every watcher has revision `last`; each must get every revision after `after` once, in order.
+  std::vector<std::int64_t> next(watchers, after + 1);
+  auto read_to = [&](std::int64_t last) {
+    etcdserverpb::WatchResponse r;
+    while (std::any_of(next.begin(), next.end(), [&](std::int64_t n) { return n <= last; }) && rw->Read(&r)) {
+      REQUIRE_FALSE(r.canceled());
+      REQUIRE(r.watch_id() >= 0);
+      REQUIRE(r.watch_id() < watchers);
+      for (const auto& e : r.events()) {
+        REQUIRE(e.kv().mod_revision() == next[static_cast<std::size_t>(r.watch_id())]);
+        ++next[static_cast<std::size_t>(r.watch_id())];
+      }
+    }
+  };
+  std::int64_t last = 0;
+  for (int i = 0; i < 5; ++i) last = put(*kv, "g/" + std::to_string(i), "v");
+  read_to(last);
+
+  // The shared watch ends; no watcher sees that: each goes on with a store watch of its own, and on its
+  // first live event joins a new shared watch.
+  tapped->end_first(last);
+  CHECK(server->statistics().store_watches == watchers);
+  for (int i = 5; i < 10; ++i) last = put(*kv, "g/" + std::to_string(i), "v");
+  read_to(last);
+  for (std::int64_t n : next) CHECK(n == last + 1);
+  CHECK(eventually([&] { return server->statistics().store_watches == 1; }));
+  last = put(*kv, "g/after", "v");
+  read_to(last);
+  for (std::int64_t n : next) CHECK(n == last + 1);
+
+  ctx.TryCancel();
+  rw->Finish();
+  CHECK(eventually([&] { return server->statistics().watchers == 0 && server->statistics().store_watches == 0; }));
+  server->shutdown();
 }
 
 TEST_CASE("server stress: many clients put, txn, watch and keep leases alive at once, their streams cancelled mid-flight", "[server][stress]") {

@@ -116,6 +116,7 @@ class server {
     std::size_t watch_streams = 0;       // open Watch RPCs
     std::size_t watchers = 0;            // watchers on them, paused ones included
     std::size_t paused_watchers = 0;     // watchers of streams paused because their client fell behind
+    std::size_t store_watches = 0;       // store watches feeding the watchers (watchers may share one)
     std::size_t keep_alive_streams = 0;  // open LeaseKeepAlive RPCs
     std::uint64_t queued_watch_bytes = 0;      // watch responses queued, not yet taken by the client
     std::uint64_t max_queued_watch_bytes = 0;  // the most one watch stream ever had queued
