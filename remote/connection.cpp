@@ -30,6 +30,12 @@ error to_error(const grpc::Status& s) {
   }
 }
 
+std::shared_ptr<grpc::ClientContext> stream_context() {
+  auto ctx = std::make_shared<grpc::ClientContext>();
+  ctx->AddMetadata("hasleader", "true");
+  return ctx;
+}
+
 bool is_unavailable(const grpc::Status& s) { return s.error_code() == grpc::StatusCode::UNAVAILABLE; }
 
 namespace {

@@ -11,6 +11,7 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/status.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -37,6 +38,28 @@ inline std::chrono::system_clock::time_point grpc_deadline(std::chrono::steady_c
   return std::chrono::system_clock::now() +
          std::chrono::duration_cast<std::chrono::system_clock::duration>(t - std::chrono::steady_clock::now());
 }
+
+// The pause before a stream's next attempt: `first`, doubling up to 1 s, and `first` again after an
+// attempt that worked.
+class stream_backoff {
+ public:
+  explicit stream_backoff(std::chrono::milliseconds first) : first_(first), next_(first) {}
+  std::chrono::milliseconds after(bool worked) {
+    if (worked) next_ = first_;
+    const auto d = next_;
+    next_ = std::min<std::chrono::milliseconds>(next_ * 2, std::chrono::seconds(1));
+    return d;
+  }
+
+ private:
+  std::chrono::milliseconds first_;
+  std::chrono::milliseconds next_;
+};
+
+// A stream's context: no deadline, and etcd's "hasleader" metadata, so that a member that lost its
+// leader ends the stream (Unavailable, "etcdserver: no leader") and the store moves to another member
+// instead of waiting on a partitioned one.
+std::shared_ptr<grpc::ClientContext> stream_context();
 
 class connection {
  public:

@@ -108,13 +108,13 @@ void keep_alive_streams::on_response(const etcdserverpb::LeaseKeepAliveResponse&
 }
 
 void keep_alive_streams::run() {
-  auto backoff = conn_->options().retry_backoff;
+  stream_backoff backoff(conn_->options().retry_backoff);
   const auto timeout = conn_->options().call_timeout;
   while (true) {
     std::size_t index = 0;
     auto ch = conn_->channel(&index);
     auto stub = etcdserverpb::Lease::NewStub(ch);
-    auto ctx = std::make_shared<grpc::ClientContext>();
+    auto ctx = stream_context();
     {
       std::lock_guard lock(mu_);
       if (closing_) return;
@@ -191,11 +191,10 @@ void keep_alive_streams::run() {
       if (closing_) return;
     }
     conn_->failed(index);
-    if (clock_type::now() - opened > std::chrono::seconds(1)) backoff = conn_->options().retry_backoff;
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, backoff, [&] { return closing_; });
-    if (closing_) return;
-    backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(1));
+    if (cv_.wait_for(lock, backoff.after(clock_type::now() - opened > std::chrono::seconds(1)), [&] { return closing_; })) {
+      return;
+    }
   }
 }
 

@@ -324,12 +324,12 @@ void watch_stream::handle(const etcdserverpb::WatchResponse& resp) {
 }
 
 void watch_stream::run() {
-  auto backoff = conn_->options().retry_backoff;
+  stream_backoff backoff(conn_->options().retry_backoff);
   for (;;) {
     std::size_t index = 0;
     auto ch = conn_->channel(&index);
     auto stub = etcdserverpb::Watch::NewStub(ch);
-    auto ctx = std::make_shared<grpc::ClientContext>();
+    auto ctx = stream_context();
     std::shared_ptr<stream_type> stream;
     {
       std::lock_guard wl(write_mu_);
@@ -374,11 +374,8 @@ void watch_stream::run() {
       if (closing_) return;
     }
     conn_->failed(index);
-    if (got_any) backoff = conn_->options().retry_backoff;
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, backoff, [&] { return closing_; });
-    if (closing_) return;
-    backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(1));
+    if (cv_.wait_for(lock, backoff.after(got_any), [&] { return closing_; })) return;
   }
 }
 

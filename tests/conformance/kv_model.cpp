@@ -140,7 +140,11 @@ void run_kv_model(const store_opener& open, const kv_model_run& run) {
         got = describe(s->range(r, o));
         want = describe(m.range(r, o));
         // The same read into one buffer answers exactly the same.
-        INFO("range_view, seed " << seed << " op " << i);
+        INFO("range_view, seed " << seed << " op " << i << " [" << describe(key_value{r.key}) << ", "
+                                  << describe(key_value{r.range_end}) << ") limit " << o.limit << " rev " << o.revision
+                                  << " order " << static_cast<int>(o.order) << " target " << static_cast<int>(o.target)
+                                  << " mod " << o.min_mod_revision << ".." << o.max_mod_revision << " create "
+                                  << o.min_create_revision << ".." << o.max_create_revision << " range: " << got);
         REQUIRE(describe(s->range_view(r, o)) == want);
       } else if (what < 70) {
         auto r = g.chance(60) ? key_range(g.key()) : g.range();

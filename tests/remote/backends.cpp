@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -11,6 +12,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 #include <vector>
 
@@ -52,16 +55,21 @@ void etcd_process::spawn() {
   std::vector<std::string> args = {"etcd", "--name", "default", "--data-dir", dir_ + "/etcd",
                                    "--listen-client-urls", client, "--advertise-client-urls", client,
                                    "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                                   "--initial-cluster", "default=" + peer, "--log-outputs", dir_ + "/etcd.log"};
+                                   "--initial-cluster", "default=" + peer};
   std::vector<char*> argv;  // built before fork: the child only execs
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  const int log_fd = ::open((dir_ + "/etcd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  REQUIRE(log_fd >= 0);
   pid_ = ::fork();
   REQUIRE(pid_ >= 0);
   if (pid_ == 0) {
+    ::dup2(log_fd, 1);
+    ::dup2(log_fd, 2);
     ::execvp("etcd", argv.data());
     ::_exit(127);
   }
+  ::close(log_fd);
   // Ready once it answers a read.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -72,7 +80,9 @@ void etcd_process::spawn() {
     if (auto s = connect(o); s && s.value()->get("probe")) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  FAIL("etcd did not start; its log is in " << dir_);
+  std::ifstream log(dir_ + "/etcd.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  FAIL("etcd did not start; its log:\n" << text.substr(text.size() > 3000 ? text.size() - 3000 : 0));
 }
 
 void etcd_process::signal(int sig) const { ::kill(pid_, sig); }

@@ -64,6 +64,36 @@ std::string temp_dir(const std::string& name) {
   return d.string();
 }
 
+// leasekv-server on a data dir at a unix socket that stays the same across restarts, on a manual clock,
+// and the remote backend connected to it.
+struct restartable {
+  std::string dir;
+  std::string sock;
+  std::shared_ptr<manual_clock> clk = std::make_shared<manual_clock>();
+  served_store served;
+  std::unique_ptr<store> s;
+
+  explicit restartable(const std::string& name) : dir(temp_dir(name)), sock("unix:" + dir + "/grpc.sock") {
+    served = serve({.clock = clk, .data_dir = dir + "/data"}, sock);
+    s = connect_to(served.endpoint);
+  }
+  ~restartable() {
+    s.reset();
+    served = {};
+    std::filesystem::remove_all(dir);
+  }
+  // Stops the server and closes its store, releasing the data dir.
+  void down() {
+    served.srv->shutdown();
+    served.srv.reset();
+    served.backend->close();
+    served.backend.reset();
+  }
+  // The store on the data dir, without a server: writes the client does not see as they happen.
+  std::unique_ptr<store> open_directly() { return store::open({.clock = clk, .data_dir = dir + "/data"}).value(); }
+  void up() { served = serve({.clock = clk, .data_dir = dir + "/data"}, sock); }
+};
+
 }  // namespace
 
 TEST_CASE("remote: errors have the in-process codes, with the server's message as detail", "[remote]") {
@@ -123,11 +153,8 @@ TEST_CASE("remote: txn_builder and session work unchanged through the remote bac
 
 TEST_CASE("remote: a watcher resumes after leasekv-server restarts on its data dir, with no gap and no duplicate",
           "[remote][watch]") {
-  const std::string dir = temp_dir("resume");
-  const std::string sock = "unix:" + dir + "/grpc.sock";
-  auto clk = std::make_shared<manual_clock>();
-  auto served = serve({.clock = clk, .data_dir = dir + "/data"}, sock);
-  auto s = connect_to(served.endpoint);
+  restartable r("resume");
+  auto& s = r.s;
   boost::asio::thread_pool pool(1);
   collector all;
   collector from3;
@@ -138,17 +165,14 @@ TEST_CASE("remote: a watcher resumes after leasekv-server restarts on its data d
   REQUIRE(eventually([&] { return from3.text() == "PUT k3@3 PUT k4@4 "; }));
 
   // Down: the store moves on without the client seeing it, then serves again at the same address.
-  served.srv->shutdown();
-  served.srv.reset();
-  served.backend->close();
-  served.backend.reset();
+  r.down();
   {
-    auto direct = store::open({.clock = clk, .data_dir = dir + "/data"}).value();
+    auto direct = r.open_directly();
     direct->put("k5", "v").value();
     direct->put("other", "v").value();
     direct->put("k7", "v").value();
   }
-  auto again = serve({.clock = clk, .data_dir = dir + "/data"}, sock);
+  r.up();
   REQUIRE(eventually([&] { return s->put("k8", "v").has_value(); }));
   const std::string want = "PUT k2@2 PUT k3@3 PUT k4@4 PUT k5@5 PUT k7@7 PUT k8@8 ";
   REQUIRE(eventually([&] { return all.text() == want; }));
@@ -157,33 +181,25 @@ TEST_CASE("remote: a watcher resumes after leasekv-server restarts on its data d
   CHECK(all.text() == want);  // nothing more came: no duplicate
   w1.reset();
   w2.reset();
-  s.reset();
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("remote: a watcher whose resume point was compacted meanwhile is cancelled with compact_revision",
           "[remote][watch]") {
-  const std::string dir = temp_dir("compacted");
-  const std::string sock = "unix:" + dir + "/grpc.sock";
-  auto clk = std::make_shared<manual_clock>();
-  auto served = serve({.clock = clk, .data_dir = dir + "/data"}, sock);
-  auto s = connect_to(served.endpoint);
+  restartable r("compacted");
+  auto& s = r.s;
   boost::asio::thread_pool pool(1);
   collector c;
   auto w = s->watch("k", {}, pool.get_executor(), c.handler()).value();
   s->put("k", "1").value();  // 2
   REQUIRE(eventually([&] { return c.text() == "PUT k@2 "; }));
-  served.srv->shutdown();
-  served.srv.reset();
-  served.backend->close();
-  served.backend.reset();
+  r.down();
   {
-    auto direct = store::open({.clock = clk, .data_dir = dir + "/data"}).value();
+    auto direct = r.open_directly();
     direct->put("k", "2").value();  // 3: the watcher's resume point, compacted below
     direct->put("k", "3").value();  // 4
     direct->compact(4).value();
   }
-  auto again = serve({.clock = clk, .data_dir = dir + "/data"}, sock);
+  r.up();
   REQUIRE(eventually([&] {
     std::lock_guard lock(c.mu);
     return !c.responses.empty() && c.responses.back().canceled;
@@ -194,21 +210,19 @@ TEST_CASE("remote: a watcher whose resume point was compacted meanwhile is cance
   CHECK(c.events == "PUT k@2 ");
 }
 
-TEST_CASE("remote: the keep-alive stream comes back after a server restart; the lease is lost only when its TTL ran out",
+TEST_CASE("remote: the keep-alive stream comes back after a server restart, and the lease is lost only when its TTL ran out",
           "[remote][lease]") {
-  const std::string dir = temp_dir("keepalive");
-  const std::string sock = "unix:" + dir + "/grpc.sock";
-  auto clk = std::make_shared<manual_clock>();
-  auto served = serve({.clock = clk, .data_dir = dir + "/data"}, sock);
-  auto s = connect_to(served.endpoint);
+  restartable r("keepalive");
+  auto& s = r.s;
+  auto& served = r.served;
   boost::asio::thread_pool pool(1);
   const lease_id id = s->grant(3s).value().id;
   std::atomic<int> renewals{0};
   std::atomic<int> lost{0};
-  auto ka = s->start_keep_alive(id, pool.get_executor(), [&](boost::system::error_code ec, const lease_keep_alive_response& r) {
+  auto ka = s->start_keep_alive(id, pool.get_executor(), [&](boost::system::error_code ec, const lease_keep_alive_response& resp) {
               if (ec == errc::lease_not_found) {
                 ++lost;
-              } else if (!ec && r.id == id && r.ttl == 3) {
+              } else if (!ec && resp.id == id && resp.ttl == 3) {
                 ++renewals;
               }
             }).value();
@@ -218,7 +232,7 @@ TEST_CASE("remote: the keep-alive stream comes back after a server restart; the 
   served.srv.reset();
   std::this_thread::sleep_for(1500ms);  // renewals fail meanwhile: not lost, its TTL has not run out
   CHECK(lost == 0);
-  served.srv = server::start(served.backend, {.listen = {sock}}).value();
+  served.srv = server::start(served.backend, {.listen = {r.sock}}).value();
   const int before = renewals;
   REQUIRE(eventually([&] { return renewals >= before + 2; }));
   CHECK(lost == 0);
@@ -241,11 +255,9 @@ TEST_CASE("remote: the keep-alive stream comes back after a server restart; the 
   CHECK(std::chrono::steady_clock::now() - down >= 1s);  // not before its TTL since the last renewal ran out
   ka.reset();
   ka2.reset();
-  s.reset();
-  std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("remote: reads are retried within their deadline while the server restarts; writes are not", "[remote]") {
+TEST_CASE("remote: reads are retried within their deadline while the server restarts, and writes are not", "[remote]") {
   const std::string dir = temp_dir("retry");
   const std::string sock = "unix:" + dir + "/grpc.sock";
   auto served = serve({}, sock);
