@@ -8,8 +8,9 @@
 // (TTL 0), or when its TTL ran out since its last acknowledged renewal: until then a broken stream is
 // only retried.
 //
-// Thread safety: start(), the handles' cancel() and close() may be called from any thread. Lock order:
-// write_mu_, then mu_, then a stream's handler mutex (held only while its handler runs).
+// Thread safety: start(), the handles' cancel() and close() may be called from any thread. mu_ guards the
+// leases; a handle's handler mutex is held only while its handler runs, and never taken under mu_ (the
+// renewal thread reads the handle's atomic cancelled flag), so a handler may call back into the store.
 #pragma once
 
 #include "connection.hpp"

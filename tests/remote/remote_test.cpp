@@ -7,6 +7,7 @@
 #include <leasekv/session.hpp>
 
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include <signal.h>
 #include <unistd.h>
@@ -355,4 +356,37 @@ TEST_CASE("remote on etcd: close() and destroying watchers return promptly while
   s.reset();
   CHECK(std::chrono::steady_clock::now() - start < 2s);
   etcd->signal(SIGCONT);
+}
+
+TEST_CASE("remote: pull mode, progress requests and snapshots work as in-process", "[remote][watch]") {
+  auto served = serve({});
+  auto s = connect_to(served.endpoint);
+  boost::asio::thread_pool pool(1);
+  auto w = s->watch("k", {}, pool.get_executor()).value();
+  auto next = w->async_next(boost::asio::use_future);
+  s->put("k", "v").value();
+  REQUIRE(next.wait_for(10s) == std::future_status::ready);
+  auto r = next.get();
+  REQUIRE(r.events.size() == 1);
+  CHECK(r.events[0].kv.value == "v");
+  CHECK(r.watch_id == w->id());
+  // A progress request is answered with the current revision.
+  s->put("other", "x").value();
+  w->request_progress();
+  auto progress = w->async_next(boost::asio::use_future);
+  REQUIRE(progress.wait_for(10s) == std::future_status::ready);
+  auto p = progress.get();
+  CHECK(p.is_progress_notify());
+  CHECK(p.header.revision == 3);
+  // cancel() ends a pending pull.
+  auto pending = w->async_next(boost::asio::use_future);
+  w->cancel();
+  REQUIRE(pending.wait_for(10s) == std::future_status::ready);
+  CHECK_THROWS(pending.get());
+  // The server's snapshot, written whole.
+  const std::string dir = temp_dir("snapshot");
+  s->save_snapshot(dir + "/snap.db").value();
+  CHECK(std::filesystem::file_size(dir + "/snap.db") > 0);
+  CHECK_FALSE(std::filesystem::exists(dir + "/snap.db.part"));
+  std::filesystem::remove_all(dir);
 }
