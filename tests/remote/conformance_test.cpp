@@ -26,7 +26,8 @@ TEST_CASE("remote conformance: watchers on leasekv-server receive exactly the wr
 
 TEST_CASE("remote conformance: random kv operations on etcd 3.4 answer exactly as the reference model",
           "[remote][conformance][etcd]") {
-  run_kv_model(open_on_etcd, {.seeds = {1, 2}, .ops_per_seed = 1500, .min_compactions = 10, .min_errors = 150});
+  run_kv_model(open_on_etcd, {.seeds = {1, 2}, .ops_per_seed = 1500, .min_compactions = 10, .min_errors = 150,
+                              .ignore_in_txn = false});
 }
 
 TEST_CASE("remote conformance: watchers on etcd 3.4 receive exactly the writes' events", "[remote][conformance][watch][etcd]") {
