@@ -36,6 +36,18 @@ std::shared_ptr<grpc::ClientContext> stream_context() {
   return ctx;
 }
 
+bool next_attempt(std::mutex& mu, std::condition_variable& cv, std::shared_ptr<grpc::ClientContext>& ctx,
+                  const bool& closing, const connection& conn, std::size_t index, std::chrono::milliseconds pause) {
+  {
+    std::lock_guard lock(mu);
+    ctx.reset();
+    if (closing) return false;
+  }
+  conn.failed(index);
+  std::unique_lock lock(mu);
+  return !cv.wait_for(lock, pause, [&] { return closing; });
+}
+
 bool is_unavailable(const grpc::Status& s) { return s.error_code() == grpc::StatusCode::UNAVAILABLE; }
 
 namespace {

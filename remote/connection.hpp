@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -60,6 +62,14 @@ class stream_backoff {
 // leader ends the stream (Unavailable, "etcdserver: no leader") and the store moves to another member
 // instead of waiting on a partitioned one.
 std::shared_ptr<grpc::ClientContext> stream_context();
+
+class connection;
+
+// The end of a stream thread's attempt: forgets its context (`ctx`, guarded by `mu` with `closing`), then,
+// unless the store is closing, moves `conn` past endpoint `index` and waits `pause` (or until closing).
+// Returns false if the store is closing: the thread ends.
+bool next_attempt(std::mutex& mu, std::condition_variable& cv, std::shared_ptr<grpc::ClientContext>& ctx,
+                  const bool& closing, const connection& conn, std::size_t index, std::chrono::milliseconds pause);
 
 class connection {
  public:

@@ -185,16 +185,8 @@ void keep_alive_streams::run() {
     ctx->TryCancel();
     reader.join();
     stream->Finish();
-    {
-      std::lock_guard lock(mu_);
-      ctx_.reset();
-      if (closing_) return;
-    }
-    conn_->failed(index);
-    std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, backoff.after(clock_type::now() - opened > std::chrono::seconds(1)), [&] { return closing_; })) {
-      return;
-    }
+    const bool worked = clock_type::now() - opened > std::chrono::seconds(1);
+    if (!next_attempt(mu_, cv_, ctx_, closing_, *conn_, index, backoff.after(worked))) return;
   }
 }
 

@@ -368,14 +368,7 @@ void watch_stream::run() {
       ctx->TryCancel();  // etcd 3.4 does not end the RPC on a half-close: cancel it
       stream->Finish();
     }
-    {
-      std::lock_guard lock(mu_);
-      ctx_.reset();
-      if (closing_) return;
-    }
-    conn_->failed(index);
-    std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, backoff.after(got_any), [&] { return closing_; })) return;
+    if (!next_attempt(mu_, cv_, ctx_, closing_, *conn_, index, backoff.after(got_any))) return;
   }
 }
 
