@@ -44,8 +44,11 @@ std::pair<ordered_index::position, ordered_index::position> kv_store::span(const
 
 namespace {
 
+// etcd 3.4's rule (etcdserver/apply.go): only an explicit order or a filter reads every key before the
+// limit applies. A sort target with order none reads the first limit+1 keys in key order and sorts
+// those (ascending) — so it sorts a page, not the range; leasekv answers as etcd does.
 bool needs_full_fetch(const range_options& o) {
-  return o.order != sort_order::none || o.target != sort_target::key || o.min_mod_revision != 0 ||
+  return o.order != sort_order::none || o.min_mod_revision != 0 ||
          o.max_mod_revision != 0 || o.min_create_revision != 0 || o.max_create_revision != 0;
 }
 
@@ -100,13 +103,11 @@ result<range_selection> kv_store::select(const key_range& r, const range_options
     walk(first, stop, add);
   }
   if (o.count_only) return out;
-  if (full) {
-    std::erase_if(out.hits, [&](const range_hit& h) { return outside_filters(o, *h.version); });
-    sort_order order = o.order;
-    if (order == sort_order::none && o.target != sort_target::key) order = sort_order::ascend;
-    if (order == sort_order::descend || (order == sort_order::ascend && o.target != sort_target::key)) {
-      sort_hits(out.hits, o.target, order == sort_order::descend);
-    }
+  if (full) std::erase_if(out.hits, [&](const range_hit& h) { return outside_filters(o, *h.version); });
+  sort_order order = o.order;
+  if (order == sort_order::none && o.target != sort_target::key) order = sort_order::ascend;
+  if (order == sort_order::descend || (order == sort_order::ascend && o.target != sort_target::key)) {
+    sort_hits(out.hits, o.target, order == sort_order::descend);
   }
   if (o.limit > 0 && out.hits.size() > static_cast<std::size_t>(o.limit)) {
     out.hits.resize(static_cast<std::size_t>(o.limit));

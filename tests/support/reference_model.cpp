@@ -198,6 +198,12 @@ range_response reference_model::do_range(const key_range& r, const range_options
     }
     return {0, ""};
   };
+  // etcd 3.4: a sort target with no order and no filter sorts only the first limit+1 keys (key order).
+  const bool filtered = o.max_mod_revision != 0 || o.min_mod_revision != 0 || o.max_create_revision != 0 ||
+                        o.min_create_revision != 0;
+  if (o.order == sort_order::none && !filtered && o.limit > 0 && kept.size() > static_cast<std::size_t>(o.limit) + 1) {
+    kept.resize(static_cast<std::size_t>(o.limit) + 1);
+  }
   // Ties keep key order in both directions.
   if (o.order == sort_order::descend) {
     std::stable_sort(kept.begin(), kept.end(), [&](const key_value& a, const key_value& b) { return field(b) < field(a); });
