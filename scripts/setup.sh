@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   g++ clang libclang-rt-14-dev cmake ninja-build
   libboost-dev libboost-system-dev libfmt-dev libspdlog-dev catch2 libbenchmark-dev
+  # benchmarks/durable: RocksDB beside leasekv (built only when found)
+  librocksdb-dev
   # leasekv-server: gRPC and protobuf, and the real etcd clients its tests run against it
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler golang-go golang-etcd-server-dev etcd-client
   python3-etcd3
