@@ -6,6 +6,7 @@
 #include <leasekv/leasekv.hpp>
 
 #include "storage/group_commit.hpp"
+#include "support/failing_sync_env.hpp"
 #include "support/fault_env.hpp"
 
 #include <fmt/core.h>
@@ -23,6 +24,7 @@
 using namespace leasekv;
 using namespace std::chrono_literals;
 using leasekv::storage::group_commit;
+using leasekv::testing::failing_sync_env;
 using leasekv::testing::fault_env;
 
 TEST_CASE("group commit: a sync failing in the middle of a batch fails every writer of that batch and every later one",
@@ -128,56 +130,6 @@ TEST_CASE("group commit: a writer whose record is durable returns without waitin
   CHECK(syncs < writers * writes_each);
 }
 
-namespace {
-
-// Forwards to a fault_env; the `fail_at`-th sync of a log segment (counted from 1) fails with EIO
-// without syncing anything, as a disk that lost the pages would.
-class failing_sync_env final : public env {
- public:
-  explicit failing_sync_env(std::shared_ptr<fault_env> inner) : inner_(std::move(inner)) {}
-  std::atomic<int> fail_at{0};
-  std::atomic<int> log_syncs{0};
-
-  result<std::string> read_file(const std::string& p) override { return inner_->read_file(p); }
-  result<std::unique_ptr<writable_file>> open_append(const std::string& p) override {
-    BOOST_OUTCOME_TRY(f, inner_->open_append(p));
-    return std::unique_ptr<writable_file>(new file(std::move(f), *this, p.find("/wal-") != std::string::npos));
-  }
-  result<void> rename(const std::string& from, const std::string& to) override { return inner_->rename(from, to); }
-  result<void> remove(const std::string& p) override { return inner_->remove(p); }
-  result<void> create_dir(const std::string& p) override { return inner_->create_dir(p); }
-  result<void> sync_dir(const std::string& p) override { return inner_->sync_dir(p); }
-  result<std::vector<std::string>> list(const std::string& d) override { return inner_->list(d); }
-  bool exists(const std::string& p) override { return inner_->exists(p); }
-  result<std::unique_ptr<file_lock>> lock(const std::string& p, std::chrono::milliseconds timeout,
-                                          std::string* holder) override {
-    return inner_->lock(p, timeout, holder);
-  }
-
- private:
-  class file final : public writable_file {
-   public:
-    file(std::unique_ptr<writable_file> f, failing_sync_env& e, bool log) : f_(std::move(f)), env_(e), log_(log) {}
-    result<void> append(std::string_view data) override { return f_->append(data); }
-    result<void> sync() override {
-      if (log_ && ++env_.log_syncs == env_.fail_at.load()) {
-        return boost::system::error_code(EIO, boost::system::generic_category());
-      }
-      return f_->sync();
-    }
-    result<void> truncate(std::uint64_t size) override { return f_->truncate(size); }
-    std::uint64_t size() const override { return f_->size(); }
-
-   private:
-    std::unique_ptr<writable_file> f_;
-    failing_sync_env& env_;
-    const bool log_;
-  };
-  std::shared_ptr<fault_env> inner_;
-};
-
-}  // namespace
-
 TEST_CASE("group commit: a store sync failing under concurrent writers fails each write it held and a crash keeps only the acknowledged",
           "[concurrency][storage]") {
   const int fail_at = GENERATE(3, 10, 40);
@@ -190,7 +142,7 @@ TEST_CASE("group commit: a store sync failing under concurrent writers fails eac
   o.sync = sync_policy::group_commit;
   auto s = store::open(o).value();
   flaky->log_syncs = 0;
-  flaky->fail_at = fail_at;
+  flaky->fail_log_sync_at = fail_at;
   std::mutex mu;
   std::map<std::string, bool> outcome;  // key -> acknowledged
   std::vector<std::thread> ts;
