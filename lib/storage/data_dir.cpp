@@ -251,7 +251,10 @@ result<std::uint64_t> data_dir::sync_appended() {
 result<void> data_dir::close() {
   if (closed_.load(std::memory_order_acquire)) return BOOST_OUTCOME_V2_NAMESPACE::success();
   result<void> r = BOOST_OUTCOME_V2_NAMESPACE::success();
-  if (file_ && !opts_.read_only) r = sync_to(appended_.load(std::memory_order_acquire));
+  if (file_ && !opts_.read_only) {
+    r = sync_to(appended_.load(std::memory_order_acquire));
+    if (r && poisoned()) r = errc::io_error;  // a cut that failed after a failed append: the tail is unknown
+  }
   {
     std::lock_guard flock(file_mu_);
     file_.reset();
