@@ -9,6 +9,8 @@ packages=(
   # leasekv-server's static link places its start-up code together with lld (tools/leasekv-server)
   lld
   libboost-dev libboost-system-dev libfmt-dev libspdlog-dev catch2 libbenchmark-dev
+  # benchmarks/durable: RocksDB beside leasekv (built only when found)
+  librocksdb-dev
   # leasekv-server: gRPC and protobuf, and the real etcd clients its tests run against it
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler golang-go golang-etcd-server-dev etcd-client
   python3-etcd3

@@ -205,7 +205,9 @@ result<void> data_dir::sync_failed(const std::string& file, const boost::system:
   // After a failed fsync the kernel may have dropped the dirty pages: nothing after it can be trusted.
   // A segment no longer linked loses every write to it just as surely.
   poisoned_.store(true, std::memory_order_release);
-  return fail(errc::io_error, file + ": " + (is_not_found(ec) ? "deleted while open (the writes to it are lost)" : ec.message()));
+  const error e(errc::io_error, file + ": " + (is_not_found(ec) ? "deleted while open (the writes to it are lost)" : ec.message()));
+  commit_.fail(e);
+  return e;
 }
 
 result<std::uint64_t> data_dir::append(std::string_view body) {
@@ -225,9 +227,10 @@ result<std::uint64_t> data_dir::append(std::string_view body) {
 }
 
 result<void> data_dir::sync_to(std::uint64_t lsn) {
-  if (synced_.load(std::memory_order_acquire) >= lsn) return BOOST_OUTCOME_V2_NAMESPACE::success();
-  std::lock_guard lock(sync_mu_);
-  if (synced_.load(std::memory_order_acquire) >= lsn) return BOOST_OUTCOME_V2_NAMESPACE::success();
+  return commit_.wait(lsn, [this] { return sync_appended(); });
+}
+
+result<std::uint64_t> data_dir::sync_appended() {
   if (poisoned()) return errc::io_error;
   std::shared_ptr<writable_file> f;
   std::uint64_t target = 0;
@@ -236,32 +239,26 @@ result<void> data_dir::sync_to(std::uint64_t lsn) {
     // Read together: every byte counted in appended_ went to this file until the segment switches, and
     // the switch takes file_mu_ after syncing everything appended to the old one.
     std::lock_guard flock(file_mu_);
-    if (!file_) return errc::closed;  // close() synced everything it could; `lsn` is not from here
+    if (!file_) return errc::closed;  // close() synced everything it could; the record is not from here
     f = file_;
     target = appended_.load(std::memory_order_acquire);
     file = path_ + "/" + wal_name(seq_);
   }
-  if (auto r = f->sync(); !r) return sync_failed(file, r.error());
-  if (synced_.load(std::memory_order_acquire) < target) synced_.store(target, std::memory_order_release);
-  return BOOST_OUTCOME_V2_NAMESPACE::success();
+  if (auto r = f->sync(); !r) return sync_failed(file, r.error()).error();
+  return target;
 }
 
 result<void> data_dir::close() {
-  std::lock_guard lock(sync_mu_);
   if (closed_.load(std::memory_order_acquire)) return BOOST_OUTCOME_V2_NAMESPACE::success();
   result<void> r = BOOST_OUTCOME_V2_NAMESPACE::success();
-  std::lock_guard flock(file_mu_);
   if (file_ && !opts_.read_only) {
-    const std::uint64_t target = appended_.load(std::memory_order_acquire);
-    if (poisoned()) {
-      r = errc::io_error;
-    } else if (auto s = file_->sync(); !s) {
-      r = sync_failed(path_ + "/" + wal_name(seq_), s.error());
-    } else if (synced_.load(std::memory_order_acquire) < target) {
-      synced_.store(target, std::memory_order_release);
-    }
+    r = sync_to(appended_.load(std::memory_order_acquire));
+    if (r && poisoned()) r = errc::io_error;  // a cut that failed after a failed append: the tail is unknown
   }
-  file_.reset();
+  {
+    std::lock_guard flock(file_mu_);
+    file_.reset();
+  }
   lock_.reset();
   closed_.store(true, std::memory_order_release);
   return r;
@@ -364,7 +361,7 @@ result<void> data_dir::try_snapshot(const record_producer& produce) {
   if (file_) {
     const std::uint64_t target = appended_.load(std::memory_order_acquire);
     if (auto r = file_->sync(); !r) return abandon(sync_failed(path_ + "/" + wal_name(seq_), r.error()).error());
-    if (synced_.load(std::memory_order_acquire) < target) synced_.store(target, std::memory_order_release);
+    commit_.advance(target);
   }
   if (auto r = named(wal_file, env_->rename(wal_tmp, wal_file)); !r) return abandon(r.error());
   {

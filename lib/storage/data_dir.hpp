@@ -22,14 +22,18 @@
 // The offline tools (a snapshot's status, restore, check) are in data_dir_tools.cpp, behind the public
 // include/leasekv/data_dir_tools.hpp; they read files through replay.hpp, as recovery does.
 //
+// Syncs: sync_to() goes through a group_commit (group_commit.hpp): one fdatasync at a time, covering
+// every record appended before it began, while the records appended meanwhile gather for the next.
+//
 // Thread safety: append(), snapshot(), wants_snapshot(), follow() and close() under the store's write
 // lock; sync_to() from any thread (group commit: concurrent callers share one fsync), also concurrently
-// with snapshot() and close().
+// with append(), snapshot() and close().
 #pragma once
 
 #include "leasekv/env.hpp"
 #include "leasekv/error.hpp"
 #include "storage/files.hpp"
+#include "storage/group_commit.hpp"
 #include "storage/records.hpp"
 #include "storage/replay.hpp"
 
@@ -68,8 +72,10 @@ class data_dir {
   // Appends one record; returns its log sequence number for sync_to(). Fails with errc::closed after
   // close(), errc::io_error once poisoned.
   result<std::uint64_t> append(std::string_view body);
-  // Makes every record up to `lsn` durable. After close(): succeeds for what close() made durable,
-  // errc::io_error if its sync failed.
+  // Makes every record up to `lsn` durable: returns once a sync covered it, leading one if none is in
+  // flight (group_commit::wait). Fails with the error of the sync that should have covered it, or
+  // errc::io_error once poisoned. After close(): succeeds for what close() made durable, errc::io_error
+  // if its sync failed.
   result<void> sync_to(std::uint64_t lsn);
   // Makes everything appended durable, then releases the segment and the LOCK file. Later appends and
   // snapshots fail with errc::closed. Fails (and poisons) if the sync fails. Idempotent.
@@ -106,6 +112,8 @@ class data_dir {
   result<void> sync_failed(const std::string& file, const boost::system::error_code& ec);
   void remove_superseded(std::uint64_t snap);
   result<void> try_snapshot(const record_producer& produce);
+  // One sync of the current segment for group_commit: everything appended to it so far.
+  result<std::uint64_t> sync_appended();
 
   const std::shared_ptr<env> env_;
   const std::string path_;
@@ -120,9 +128,8 @@ class data_dir {
   std::mutex file_mu_;
   std::atomic<bool> closed_{false};
   std::atomic<std::uint64_t> appended_{0};
-  std::atomic<std::uint64_t> synced_{0};
-  std::mutex sync_mu_;                    // one fsync at a time
   std::atomic<bool> poisoned_{false};
+  group_commit commit_;                   // who syncs, who waits, how far is durable
 };
 
 }  // namespace leasekv::storage

@@ -2,69 +2,19 @@
 // so nothing later can be promised durable. Every write fails with errc::io_error from then on, even
 // once the disk works again; reads still answer; a reopen finds every acknowledged write.
 //
-// The disk here is the fault env, seen through an env that fails chosen fsyncs once and otherwise lets
-// everything through (the fault env's own faults take the whole "machine" down instead).
+// The disk here is the fault env, seen through one that fails chosen fsyncs (support/failing_sync_env.hpp).
 #include <catch2/catch.hpp>
 #include <leasekv/leasekv.hpp>
 
+#include "support/failing_sync_env.hpp"
 #include "support/fault_env.hpp"
 
-#include <atomic>
-#include <cerrno>
 #include <string>
 
 using namespace leasekv;
 using namespace std::chrono_literals;
+using leasekv::testing::failing_sync_env;
 using leasekv::testing::fault_env;
-
-namespace {
-
-// Forwards to `inner`; while fail_syncs > 0, a file sync fails with EIO (and counts down).
-class failing_sync_env final : public env {
- public:
-  explicit failing_sync_env(std::shared_ptr<fault_env> inner) : inner_(std::move(inner)) {}
-  std::atomic<int> fail_syncs{0};
-  std::atomic<int> failed{0};
-
-  result<std::string> read_file(const std::string& p) override { return inner_->read_file(p); }
-  result<std::unique_ptr<writable_file>> open_append(const std::string& p) override {
-    BOOST_OUTCOME_TRY(f, inner_->open_append(p));
-    return std::unique_ptr<writable_file>(new file(std::move(f), *this));
-  }
-  result<void> rename(const std::string& from, const std::string& to) override { return inner_->rename(from, to); }
-  result<void> remove(const std::string& p) override { return inner_->remove(p); }
-  result<void> create_dir(const std::string& p) override { return inner_->create_dir(p); }
-  result<void> sync_dir(const std::string& p) override { return inner_->sync_dir(p); }
-  result<std::vector<std::string>> list(const std::string& d) override { return inner_->list(d); }
-  bool exists(const std::string& p) override { return inner_->exists(p); }
-  result<std::unique_ptr<file_lock>> lock(const std::string& p, std::chrono::milliseconds timeout,
-                                          std::string* holder) override {
-    return inner_->lock(p, timeout, holder);
-  }
-
- private:
-  class file final : public writable_file {
-   public:
-    file(std::unique_ptr<writable_file> f, failing_sync_env& e) : f_(std::move(f)), env_(e) {}
-    result<void> append(std::string_view data) override { return f_->append(data); }
-    result<void> sync() override {
-      if (env_.fail_syncs.load() > 0 && env_.fail_syncs.fetch_sub(1) > 0) {
-        env_.failed++;
-        return boost::system::error_code(EIO, boost::system::generic_category());
-      }
-      return f_->sync();
-    }
-    result<void> truncate(std::uint64_t size) override { return f_->truncate(size); }
-    std::uint64_t size() const override { return f_->size(); }
-
-   private:
-    std::unique_ptr<writable_file> f_;
-    failing_sync_env& env_;
-  };
-  std::shared_ptr<fault_env> inner_;
-};
-
-}  // namespace
 
 TEST_CASE("sync failure: one failed fsync makes every later write fail, and nothing acknowledged is lost",
           "[store][storage]") {
