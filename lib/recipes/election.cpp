@@ -8,7 +8,6 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/system_executor.hpp>
 
-#include <future>
 
 namespace leasekv {
 
@@ -27,8 +26,8 @@ struct election_state {
   std::int64_t rev LEASEKV_GUARDED_BY(mu) = 0;
   bool leading LEASEKV_GUARDED_BY(mu) = false;  // clientv3's leaderSession != nil: key and rev are ours
   response_header header LEASEKV_GUARDED_BY(mu);
-  std::shared_ptr<recipes::queue_wait> wait LEASEKV_GUARDED_BY(mu);
-  bool cancel_requested LEASEKV_GUARDED_BY(mu) = false;
+
+  recipes::pending_wait pending;  // the pending campaign
 
   election_state(recipes::anchor_ptr a, lease_id l, std::string p, recipes::strand s)
       : anchor(std::move(a)), lease(l), prefix(std::move(p)), strand(std::move(s)) {}
@@ -79,12 +78,9 @@ using completion_ptr = std::shared_ptr<detail::completion<boost::system::error_c
 
 void run_campaign(const std::shared_ptr<detail::election_state>& st, const std::string& value,
                   std::optional<election::deadline> d, recipes::strand on, completion_ptr c) {
-  {
-    base::lock_guard lock(st->mu);
-    if (st->cancel_requested) {
-      c->complete(boost::asio::error::operation_aborted);
-      return;
-    }
+  if (st->pending.cancelled()) {
+    c->complete(boost::asio::error::operation_aborted);
+    return;
   }
   const std::string key = recipes::session_key(st->prefix, st->lease);
   auto t = txn_builder(st->anchor)
@@ -124,10 +120,10 @@ void run_campaign(const std::shared_ptr<detail::election_state>& st, const std::
   }
   recipes::queue_wait::params p{st->anchor, on, st->prefix, key, rev, won_header.revision, d};
   auto w = std::make_shared<recipes::queue_wait>(std::move(p), [st, c, won_header](result<response_header> r) {
-    {
+    st->pending.done();
+    if (r) {
       base::lock_guard lock(st->mu);
-      st->wait.reset();
-      if (r) st->header = won_header;  // as clientv3: the header of the campaign's txn
+      st->header = won_header;  // as clientv3: the header of the campaign's txn
     }
     if (r) {
       c->complete({});
@@ -137,14 +133,7 @@ void run_campaign(const std::shared_ptr<detail::election_state>& st, const std::
     (void)st->resign();
     c->complete(r.error() == errc::session_expired ? error(errc::election_not_leader) : r.error());
   });
-  bool cancelled = false;
-  {
-    base::lock_guard lock(st->mu);
-    st->wait = w;
-    cancelled = st->cancel_requested;
-  }
-  w->start();
-  if (cancelled) w->cancel();
+  st->pending.start(w);
 }
 
 }  // namespace
@@ -168,10 +157,7 @@ election::~election() { cancel(); }
 
 void election::start_campaign(std::string value, std::optional<deadline> d, bool blocking,
                               std::unique_ptr<detail::completion<boost::system::error_code>> c) {
-  {
-    base::lock_guard lock(state_->mu);
-    state_->cancel_requested = false;
-  }
+  state_->pending.begin();
   recipes::strand on = blocking ? recipes::make_recipe_strand({}) : state_->strand;
   boost::asio::post(on, [st = state_, v = std::move(value), d, on, c = completion_ptr(std::move(c))] {
     run_campaign(st, v, d, on, c);
@@ -179,14 +165,8 @@ void election::start_campaign(std::string value, std::optional<deadline> d, bool
 }
 
 result<void> election::wait_for_campaign(std::string_view value, std::optional<deadline> d) {
-  auto done = std::make_shared<std::promise<boost::system::error_code>>();
-  auto f = done->get_future();
-  auto sys = boost::asio::system_executor();
-  start_campaign(std::string(value), d, true,
-                 detail::make_completion<boost::system::error_code>(
-                     boost::asio::bind_executor(sys, [done](boost::system::error_code ec) { done->set_value(ec); }), sys));
-  if (auto ec = f.get()) return error(ec);
-  return BOOST_OUTCOME_V2_NAMESPACE::success();
+  return recipes::wait_blocking(
+      [&](std::unique_ptr<recipes::void_completion> c) { start_campaign(std::string(value), d, true, std::move(c)); });
 }
 
 result<void> election::campaign(std::string_view value) { return wait_for_campaign(value, std::nullopt); }
@@ -194,9 +174,7 @@ result<void> election::campaign(std::string_view value) { return wait_for_campai
 result<void> election::campaign_until(std::string_view value, deadline d) { return wait_for_campaign(value, d); }
 
 void election::cancel() {
-  base::lock_guard lock(state_->mu);
-  state_->cancel_requested = true;
-  if (state_->wait) state_->wait->cancel();
+  state_->pending.cancel();
 }
 
 result<void> election::proclaim(std::string_view value) { return state_->proclaim(value); }

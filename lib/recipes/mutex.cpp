@@ -6,7 +6,6 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/system_executor.hpp>
 
-#include <future>
 
 namespace leasekv {
 
@@ -24,8 +23,8 @@ struct mutex_state {
   std::string key LEASEKV_GUARDED_BY(mu) = std::string(1, '\0');
   std::int64_t rev LEASEKV_GUARDED_BY(mu) = -1;
   response_header header LEASEKV_GUARDED_BY(mu);
-  std::shared_ptr<recipes::queue_wait> wait LEASEKV_GUARDED_BY(mu);  // the pending lock's, once it waits
-  bool cancel_requested LEASEKV_GUARDED_BY(mu) = false;
+  // the pending lock's, once it waits
+  recipes::pending_wait pending;  // the pending lock
 
   mutex_state(recipes::anchor_ptr a, lease_id l, std::string p, recipes::strand s)
       : anchor(std::move(a)), lease(l), prefix(std::move(p)), strand(std::move(s)) {}
@@ -71,12 +70,9 @@ result<acquire_result> try_acquire(detail::mutex_state& st, const std::string& k
 
 void run_lock(const std::shared_ptr<detail::mutex_state>& st, std::optional<mutex::deadline> d, recipes::strand on,
               completion_ptr c) {
-  {
-    base::lock_guard lock(st->mu);
-    if (st->cancel_requested) {
-      c->complete(boost::asio::error::operation_aborted);
-      return;
-    }
+  if (st->pending.cancelled()) {
+    c->complete(boost::asio::error::operation_aborted);
+    return;
   }
   const std::string key = recipes::session_key(st->prefix, st->lease);
   auto a = try_acquire(*st, key);
@@ -92,10 +88,7 @@ void run_lock(const std::shared_ptr<detail::mutex_state>& st, std::optional<mute
   const std::int64_t my_rev = a.value().my_rev;
   recipes::queue_wait::params p{st->anchor, on, st->prefix, key, my_rev, a.value().txn.header.revision, d};
   auto w = std::make_shared<recipes::queue_wait>(std::move(p), [st, c, key, my_rev](result<response_header> r) {
-    {
-      base::lock_guard lock(st->mu);
-      st->wait.reset();
-    }
+    st->pending.done();
     if (r) {
       st->held(key, my_rev, r.value());
       c->complete({});
@@ -105,14 +98,7 @@ void run_lock(const std::shared_ptr<detail::mutex_state>& st, std::optional<mute
     (void)recipes::on_store(st->anchor, [&](store& s) { return s.delete_range(key_range(key)); });
     c->complete(r.error());
   });
-  bool cancelled = false;
-  {
-    base::lock_guard lock(st->mu);
-    st->wait = w;
-    cancelled = st->cancel_requested;
-  }
-  w->start();
-  if (cancelled) w->cancel();
+  st->pending.start(w);
 }
 
 }  // namespace
@@ -126,23 +112,13 @@ mutex::~mutex() { cancel(); }
 
 void mutex::start_lock(std::optional<deadline> d, bool blocking,
                        std::unique_ptr<detail::completion<boost::system::error_code>> c) {
-  {
-    base::lock_guard lock(state_->mu);
-    state_->cancel_requested = false;
-  }
+  state_->pending.begin();
   recipes::strand on = blocking ? recipes::make_recipe_strand({}) : state_->strand;
   boost::asio::post(on, [st = state_, d, on, c = completion_ptr(std::move(c))] { run_lock(st, d, on, c); });
 }
 
 result<void> mutex::wait_for_lock(std::optional<deadline> d) {
-  auto done = std::make_shared<std::promise<boost::system::error_code>>();
-  auto f = done->get_future();
-  auto sys = boost::asio::system_executor();
-  start_lock(d, true,
-             detail::make_completion<boost::system::error_code>(
-                 boost::asio::bind_executor(sys, [done](boost::system::error_code ec) { done->set_value(ec); }), sys));
-  if (auto ec = f.get()) return error(ec);
-  return BOOST_OUTCOME_V2_NAMESPACE::success();
+  return recipes::wait_blocking([&](std::unique_ptr<recipes::void_completion> c) { start_lock(d, true, std::move(c)); });
 }
 
 result<void> mutex::lock() { return wait_for_lock(std::nullopt); }
@@ -150,9 +126,7 @@ result<void> mutex::lock() { return wait_for_lock(std::nullopt); }
 result<void> mutex::lock_until(deadline d) { return wait_for_lock(d); }
 
 void mutex::cancel() {
-  base::lock_guard lock(state_->mu);
-  state_->cancel_requested = true;
-  if (state_->wait) state_->wait->cancel();
+  state_->pending.cancel();
 }
 
 result<void> mutex::try_lock() {

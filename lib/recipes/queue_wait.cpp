@@ -5,6 +5,7 @@
 #include <boost/asio/system_executor.hpp>
 
 #include <cstdio>
+#include <future>
 
 namespace leasekv::recipes {
 
@@ -177,6 +178,48 @@ void queue_wait::retire(std::unique_ptr<watcher>& w) {
   if (!w) return;
   w->cancel();
   boost::asio::post(p_.on, [dead = std::shared_ptr<watcher>(std::move(w))] {});
+}
+
+void pending_wait::begin() {
+  base::lock_guard lock(mu_);
+  cancel_requested_ = false;
+}
+
+bool pending_wait::cancelled() {
+  base::lock_guard lock(mu_);
+  return cancel_requested_;
+}
+
+void pending_wait::start(const std::shared_ptr<queue_wait>& w) {
+  bool cancelled = false;
+  {
+    base::lock_guard lock(mu_);
+    wait_ = w;
+    cancelled = cancel_requested_;
+  }
+  w->start();
+  if (cancelled) w->cancel();
+}
+
+void pending_wait::done() {
+  base::lock_guard lock(mu_);
+  wait_.reset();
+}
+
+void pending_wait::cancel() {
+  base::lock_guard lock(mu_);
+  cancel_requested_ = true;
+  if (wait_) wait_->cancel();
+}
+
+result<void> wait_blocking(const std::function<void(std::unique_ptr<void_completion>)>& start) {
+  auto done = std::make_shared<std::promise<boost::system::error_code>>();
+  auto f = done->get_future();
+  auto sys = boost::asio::system_executor();
+  start(detail::make_completion<boost::system::error_code>(
+      boost::asio::bind_executor(sys, [done](boost::system::error_code ec) { done->set_value(ec); }), sys));
+  if (auto ec = f.get()) return error(ec);
+  return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 
 }  // namespace leasekv::recipes

@@ -6,6 +6,8 @@
 // same on the embedded store and on any other store backend.
 #pragma once
 
+#include "base/mutex.hpp"
+#include "leasekv/completion.hpp"
 #include "leasekv/store.hpp"
 #include "store/anchor.hpp"
 
@@ -90,5 +92,31 @@ class queue_wait : public std::enable_shared_from_this<queue_wait> {
   std::unique_ptr<watcher> predecessor_;  // deletes of the key just older than my_key
   std::unique_ptr<boost::asio::steady_timer> timer_;
 };
+
+// The one pending lock or campaign of a mutex or election, as cancel() reaches it from any thread.
+// Thread safety: every member may be called from any thread; `mu` is a leaf (no store call under it).
+class pending_wait {
+ public:
+  // A new operation starts: a cancel() before it is forgotten.
+  void begin() LEASEKV_EXCLUDES(mu_);
+  // True if cancel() came since begin() (the operation then completes with operation_aborted).
+  bool cancelled() LEASEKV_EXCLUDES(mu_);
+  // Starts `w` as the operation's wait, cancelling it at once if cancel() came first.
+  void start(const std::shared_ptr<queue_wait>& w) LEASEKV_EXCLUDES(mu_);
+  // The wait completed.
+  void done() LEASEKV_EXCLUDES(mu_);
+  void cancel() LEASEKV_EXCLUDES(mu_);
+
+ private:
+  base::mutex mu_;
+  std::shared_ptr<queue_wait> wait_ LEASEKV_GUARDED_BY(mu_);
+  bool cancel_requested_ LEASEKV_GUARDED_BY(mu_) = false;
+};
+
+using void_completion = detail::completion<boost::system::error_code>;
+
+// Runs start(c) with a completion `c` that runs on the system executor, and blocks until it completes:
+// the blocking lock() and campaign().
+result<void> wait_blocking(const std::function<void(std::unique_ptr<void_completion>)>& start);
 
 }  // namespace leasekv::recipes
