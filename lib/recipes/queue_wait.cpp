@@ -63,6 +63,7 @@ void queue_wait::start() {
 }
 
 void queue_wait::cancel() {
+  cancelled_.store(true);
   boost::asio::post(p_.on, [self = shared_from_this()] { self->finish(error(boost::asio::error::operation_aborted)); });
 }
 
@@ -165,6 +166,7 @@ void queue_wait::confirm(const response_header& h) {
 void queue_wait::finish(result<response_header> r) {
   if (done_) return;
   done_ = true;
+  if (cancelled_.load()) r = error(boost::asio::error::operation_aborted);
   retire(own_);
   retire(predecessor_);
   if (timer_) timer_->cancel();

@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -73,7 +74,7 @@ class queue_wait : public std::enable_shared_from_this<queue_wait> {
   queue_wait& operator=(const queue_wait&) = delete;
 
   void start();
-  // Completes with operation_aborted unless already done.
+  // Completes with operation_aborted unless the handler already ran (or is running).
   void cancel();
 
  private:
@@ -88,6 +89,9 @@ class queue_wait : public std::enable_shared_from_this<queue_wait> {
   params p_;
   handler handler_;
   bool done_ = false;
+  // Set by cancel() at once, from any thread: a step already queued on the strand before the cancel's
+  // own must not complete the wait successfully after it.
+  std::atomic<bool> cancelled_{false};
   std::unique_ptr<watcher> own_;          // deletes of my_key
   std::unique_ptr<watcher> predecessor_;  // deletes of the key just older than my_key
   std::unique_ptr<boost::asio::steady_timer> timer_;
