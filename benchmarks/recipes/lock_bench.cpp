@@ -1,5 +1,5 @@
 // leasekv::mutex in process, on the embedded in-memory store with the real clock: lock hand-off latency
-// and contended lock throughput, one JSON line each, in the shape benchmarks/recipes/main.go prints for
+// and contended lock throughput, one JSON line each, in the shape benchmarks/recipes/clientv3/main.go prints for
 // clientv3's Mutex over gRPC (run.sh runs both).
 //
 //   lock_bench handoff ROUNDS        two sessions pass the lock back and forth (a thread each)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lock hand-off latency and contended lock throughput (issue 22), in one run:
 #   - leasekv::mutex in process (lock_bench, on the embedded in-memory store);
-#   - clientv3's concurrency.Mutex (main.go here) through leasekv-server (in memory);
+#   - clientv3's concurrency.Mutex (clientv3/main.go) through leasekv-server (in memory);
 #   - clientv3's concurrency.Mutex against etcd 3.4 (Debian's etcd-server, its own data directory).
 # Rounds alternate the three (A B C A B C ...); every raw JSON line goes to DIR/results.jsonl with the
 # system it measured and the round, and the script prints the medians and ranges.
@@ -40,7 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$here" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$out/gocache" go build -o "$out/recipes" .)
+(cd "$here/clientv3" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$out/gocache" go build -o "$out/recipes" .)
 gobench=$out/recipes
 
 free_port() {
