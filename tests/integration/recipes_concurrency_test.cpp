@@ -15,7 +15,7 @@
 using namespace leasekv;
 using namespace std::chrono_literals;
 
-TEST_CASE("recipes: threads contending for one mutex never overlap; the lock protects plain memory",
+TEST_CASE("recipes: threads contending for one mutex never overlap, and the lock protects plain memory",
           "[recipes][concurrency]") {
   auto st = store::open({}).value();
   constexpr int threads = 8;

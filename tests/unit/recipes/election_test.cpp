@@ -141,7 +141,7 @@ TEST_CASE("election: observers see every leader and proclamation in order", "[re
   CHECK(*seen_early.end == boost::asio::error::operation_aborted);
 }
 
-TEST_CASE("election: a cancelled campaign removes its key; a lost session's campaign ends not leader", "[recipes]") {
+TEST_CASE("election: a cancelled campaign removes its key, and a lost session's campaign ends not leader", "[recipes]") {
   fixture f;
   auto s1 = f.session(), s2 = f.session();
   auto ctx3 = std::make_unique<boost::asio::io_context>();

@@ -75,7 +75,7 @@ TEST_CASE("mutex: the holder's lease expiring hands the lock to the waiter", "[r
   CHECK(f.s->txn().when(m2.is_owner()).commit().value().succeeded);
 }
 
-TEST_CASE("mutex: a waiter cancelled in the middle removes its key; the one behind it waits on", "[recipes]") {
+TEST_CASE("mutex: a waiter cancelled in the middle removes its key, and the one behind it waits on", "[recipes]") {
   fixture f;
   auto sa = f.session(), sb = f.session(), sc = f.session();
   mutex a(*sa, "/l"), b(*sb, "/l", f.ioc.get_executor()), c(*sc, "/l", f.ioc.get_executor());
