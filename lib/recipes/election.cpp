@@ -13,24 +13,15 @@ namespace leasekv {
 
 namespace detail {
 
-// What an election and its pending campaign share. The campaign's steps run on a strand and outlive the
-// election if it is destroyed while they are pending.
-struct election_state {
-  recipes::anchor_ptr anchor;  // constant after construction
-  lease_id lease = no_lease;
-  std::string prefix;          // ends in "/"
-  recipes::strand strand;
+// An election: where it works and its pending campaign (recipe_target), and what it leads with.
+struct election_state : recipes::recipe_target {
+  using recipe_target::recipe_target;
 
   base::mutex mu;
   std::string key LEASEKV_GUARDED_BY(mu);
   std::int64_t rev LEASEKV_GUARDED_BY(mu) = 0;
   bool leading LEASEKV_GUARDED_BY(mu) = false;  // clientv3's leaderSession != nil: key and rev are ours
   response_header header LEASEKV_GUARDED_BY(mu);
-
-  recipes::pending_wait pending;  // the pending campaign
-
-  election_state(recipes::anchor_ptr a, lease_id l, std::string p, recipes::strand s)
-      : anchor(std::move(a)), lease(l), prefix(std::move(p)), strand(std::move(s)) {}
 
   result<void> proclaim(std::string_view value) LEASEKV_EXCLUDES(mu) {
     std::string k;
@@ -158,7 +149,7 @@ election::~election() { cancel(); }
 void election::start_campaign(std::string value, std::optional<deadline> d, bool blocking,
                               std::unique_ptr<detail::completion<boost::system::error_code>> c) {
   state_->pending.begin();
-  recipes::strand on = blocking ? recipes::make_recipe_strand({}) : state_->strand;
+  recipes::strand on = blocking ? recipes::make_recipe_strand({}) : state_->on;
   boost::asio::post(on, [st = state_, v = std::move(value), d, on, c = completion_ptr(std::move(c))] {
     run_campaign(st, v, d, on, c);
   });

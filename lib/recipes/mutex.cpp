@@ -11,23 +11,14 @@ namespace leasekv {
 
 namespace detail {
 
-// What a mutex and its pending lock share. The lock's steps run on a strand and outlive the mutex if it
-// is destroyed while they are pending.
-struct mutex_state {
-  recipes::anchor_ptr anchor;  // constant after construction
-  lease_id lease = no_lease;
-  std::string prefix;          // ends in "/"
-  recipes::strand strand;
+// A mutex: where it works and its pending lock (recipe_target), and what it holds.
+struct mutex_state : recipes::recipe_target {
+  using recipe_target::recipe_target;
 
   base::mutex mu;
   std::string key LEASEKV_GUARDED_BY(mu) = std::string(1, '\0');
   std::int64_t rev LEASEKV_GUARDED_BY(mu) = -1;
   response_header header LEASEKV_GUARDED_BY(mu);
-  // the pending lock's, once it waits
-  recipes::pending_wait pending;  // the pending lock
-
-  mutex_state(recipes::anchor_ptr a, lease_id l, std::string p, recipes::strand s)
-      : anchor(std::move(a)), lease(l), prefix(std::move(p)), strand(std::move(s)) {}
 
   void held(const std::string& k, std::int64_t r, const response_header& h) LEASEKV_EXCLUDES(mu) {
     base::lock_guard lock(mu);
@@ -113,7 +104,7 @@ mutex::~mutex() { cancel(); }
 void mutex::start_lock(std::optional<deadline> d, bool blocking,
                        std::unique_ptr<detail::completion<boost::system::error_code>> c) {
   state_->pending.begin();
-  recipes::strand on = blocking ? recipes::make_recipe_strand({}) : state_->strand;
+  recipes::strand on = blocking ? recipes::make_recipe_strand({}) : state_->on;
   boost::asio::post(on, [st = state_, d, on, c = completion_ptr(std::move(c))] { run_lock(st, d, on, c); });
 }
 

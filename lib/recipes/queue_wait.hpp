@@ -117,6 +117,19 @@ class pending_wait {
   bool cancel_requested_ LEASEKV_GUARDED_BY(mu_) = false;
 };
 
+// What a mutex or an election shares with its pending operation: where it works (constant after
+// construction) and that operation. The steps run on `strand` and outlive the mutex or election if it is
+// destroyed while they are pending.
+struct recipe_target {
+  recipe_target(anchor_ptr a, lease_id l, std::string p, strand s)
+      : anchor(std::move(a)), lease(l), prefix(std::move(p)), on(std::move(s)) {}
+  anchor_ptr anchor;
+  lease_id lease = no_lease;
+  std::string prefix;  // ends in "/"
+  strand on;
+  pending_wait pending;
+};
+
 using void_completion = detail::completion<boost::system::error_code>;
 
 // Runs start(c) with a completion `c` that runs on the system executor, and blocks until it completes:
