@@ -43,6 +43,10 @@ enum class errc {
   read_only = 20,          // "leasekv: store is open read-only"
   io_error = 21,           // "leasekv: a write to disk failed earlier; the store accepts no more writes"
   stale = 22,              // "leasekv: the reader fell behind the writer's log; reopen it"
+  election_not_leader = 23,  // "election: not leader" (clientv3's ErrElectionNotLeader)
+  election_no_leader = 24,   // "election: no leader" (clientv3's ErrElectionNoLeader)
+  mutex_locked = 25,         // "mutex: Locked by another session" (clientv3 3.5's ErrLocked, try_lock)
+  session_expired = 26,      // "mutex: session is expired" (clientv3 3.5's ErrSessionExpired: the key is gone)
 };
 
 // The category of errc. Its name is "leasekv".

@@ -57,6 +57,9 @@ class session {
   result<void> close();
 
  private:
+  // The recipes (mutex.hpp, election.hpp) reach the store the way the session does.
+  friend class mutex;
+  friend class election;
   session(std::shared_ptr<detail::store_anchor> anchor, lease_id id) : anchor_(std::move(anchor)), lease_(id) {}
   std::shared_ptr<detail::store_anchor> anchor_;
   lease_id lease_;

@@ -36,6 +36,10 @@ class category final : public boost::system::error_category {
       case errc::read_only: return "leasekv: store is open read-only";
       case errc::io_error: return "leasekv: a write to disk failed earlier; the store accepts no more writes";
       case errc::stale: return "leasekv: the reader fell behind the writer's log; reopen it";
+      case errc::election_not_leader: return "election: not leader";
+      case errc::election_no_leader: return "election: no leader";
+      case errc::mutex_locked: return "mutex: Locked by another session";
+      case errc::session_expired: return "mutex: session is expired";
     }
     return "leasekv: unknown error " + std::to_string(value);
   }

@@ -10,6 +10,8 @@
 #   - the Go client's "retrying of unary invoker failed" warning before an RPC error (it carries a
 #     timestamp and a client uuid; leasekvctl makes no RPC, so it has nothing to retry). Every other
 #     stderr line is kept as it is;
+#   - the lease id in the keys of the scenario's locks and elections (mylock/<hex>, myelection/<hex>):
+#     each session grants its own lease, which no command of the transcript names;
 #   - a remaining TTL at most 10 s below its granted TTL becomes "G~" (G the granted TTL): the time
 #     between a grant or renewal and the timetolive that reads it depends on how fast the commands in
 #     between ran (recorded: 3-4 s over ~30 etcdctl commands), and remaining time is truncated. The
@@ -24,6 +26,7 @@ for id in "$@"; do
   n=$((n + 1))
 done
 args+=(
+  -e 's#\b\(mylock\|myelection\)/[0-9a-f]\{1,16\}\b#\1/LEASE#g'
   -e '/^stderr: {"level":"warn",.*"msg":"retrying of unary invoker failed"/d'
   -e 's/"ts":"[^"]*"/"ts":"TS"/; s/"ts":[0-9][0-9.]*/"ts":TS/; s/"took":"[^"]*"/"took":"TOOK"/; s/"took":[0-9][0-9.e-]*/"took":TOOK/'
   -e 's/"cluster_id":[0-9]*/"cluster_id":C/g' -e 's/"member_id":[0-9]*/"member_id":M/g'

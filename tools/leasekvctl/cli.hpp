@@ -104,6 +104,8 @@ int cmd_version(context& c);
 int cmd_check(context& c);
 int cmd_endpoint(context& c);
 int cmd_snapshot(context& c);
+int cmd_lock(context& c);
+int cmd_elect(context& c);
 
 // Set by SIGINT/SIGTERM; long-running commands (watch, keep-alive) end when it is.
 bool interrupted();

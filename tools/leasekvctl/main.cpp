@@ -30,6 +30,8 @@ const std::vector<command>& commands() {
        "lease grant <ttl> | revoke <leaseID> | timetolive <leaseID> [--keys] | list | keep-alive [--once] <leaseID>"},
       {"watch", cmd_watch, {{{"prefix", false}, {"rev", true}, {"prev-kv", false}, {"interactive", false}}, {{'i', "interactive"}}},
        "watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]"},
+      {"lock", cmd_lock, {{{"ttl", true}}, {}}, "lock <lockname> [exec-command arg1 arg2 ...] [--ttl=10]"},
+      {"elect", cmd_elect, {{{"listen", false}}, {{'l', "listen"}}}, "elect <election-name> [proposal] | elect -l <election-name>"},
       {"snapshot", cmd_snapshot, {}, "snapshot save <file> | status <file> | restore <file> (into --data-dir)"},
       {"version", cmd_version, {}, "version"},
       {"check", cmd_check, {}, "check (reports damaged files of the data directory)"},
